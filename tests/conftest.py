@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny, seeded track sets (see also the real-corpus fixtures in the test modules)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from vrashlib.encoding import DUR_ONE, OCT_NONE, REST  # noqa: E402
+from vrashlib.tracks import TrackSet  # noqa: E402
+
+
+def random_walk_tracks(n: int, seed: int = 0, min_len: int = 20, max_len: int = 80):
+    """Stepwise random melodies around C4 with a few duration values and rests."""
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for _ in range(n):
+        length = int(rng.integers(min_len, max_len + 1))
+        steps = rng.choice([-2, -1, 0, 1, 2, 3, -3], size=length)
+        pitch = np.clip(60 + np.cumsum(steps), 40, 90)
+        dur = rng.choice([DUR_ONE, DUR_ONE - 12, DUR_ONE + 12], size=length)
+        ev = np.stack([pitch % 12, pitch // 12 - 1, dur], axis=1).astype(np.int16)
+        rest = rng.random(length) < 0.05
+        ev[rest, 0] = REST
+        ev[rest, 1] = OCT_NONE
+        tracks.append(ev)
+    return tracks
+
+
+@pytest.fixture
+def tiny_trackset() -> TrackSet:
+    """40 random-walk tracks in two styles, split 70/15/15."""
+    tracks = random_walk_tracks(40, seed=1)
+    style = np.arange(40) % 2
+    split = np.array([0] * 28 + [1] * 6 + [2] * 6, dtype=np.uint8)
+    return TrackSet.from_tracks(
+        tracks, ("bach", "fiddle"), style, split=split, ids=[f"walk{i}" for i in range(40)]
+    )
