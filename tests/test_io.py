@@ -1,0 +1,52 @@
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from vrashlib.io import atomic_directory, atomic_path, atomic_write_text, save_table, savefig
+
+
+def test_atomic_path_leaves_old_file_on_error(tmp_path):
+    target = tmp_path / "x.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_atomic_directory_replaces_whole(tmp_path):
+    target = tmp_path / "d"
+    with atomic_directory(target) as tmp:
+        (tmp / "a").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "b").write_text("2")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["a"]
+    with atomic_directory(target) as tmp:
+        (tmp / "c").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["c"]
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_savefig_writes_png_and_pdf_stably(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3])
+    png, pdf = savefig(fig, "f", tmp_path)
+    assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
+    first = pdf.read_bytes()
+    savefig(fig, "f", tmp_path)
+    assert pdf.read_bytes() == first
+    plt.close(fig)
+
+
+def test_save_table_formats(tmp_path):
+    df = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]})
+    paths = save_table(df, "t", tmp_path, formats=("csv", "md", "tex"))
+    assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
+    assert pd.read_csv(paths[0]).equals(df)
+    assert "|" in paths[1].read_text() and "tabular" in paths[2].read_text()
+    with pytest.raises(ValueError, match="unknown table format"):
+        save_table(df, "t", tmp_path, formats=("xls",))
