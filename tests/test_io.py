@@ -50,3 +50,11 @@ def test_save_table_formats(tmp_path):
     assert "|" in paths[1].read_text() and "tabular" in paths[2].read_text()
     with pytest.raises(ValueError, match="unknown table format"):
         save_table(df, "t", tmp_path, formats=("xls",))
+
+
+def test_atomic_outputs_are_readable_by_others(tmp_path):
+    atomic_write_text(tmp_path / "f.txt", "x")
+    with atomic_directory(tmp_path / "d") as tmp:
+        (tmp / "a").write_text("1")
+    assert (tmp_path / "f.txt").stat().st_mode & 0o044
+    assert (tmp_path / "d").stat().st_mode & 0o055

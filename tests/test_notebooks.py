@@ -30,7 +30,11 @@ def test_notebook_is_thin_and_parameterised(source):
     for node in ast.parse(first.source).body:
         assert isinstance(node, ast.Assign | ast.AnnAssign), "parameters cell holds assignments only"
         ast.literal_eval(node.value)  # flat literals only
-    names = {t.id for node in ast.parse(first.source).body for t in getattr(node, "targets", [node.target])}
+    names = {
+        t.id
+        for node in ast.parse(first.source).body
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+    }
     assert {"PROFILE", "SEED", "OVERRIDES"} <= names
     for cell in code:
         for node in ast.walk(ast.parse(cell.source)):

@@ -32,6 +32,16 @@ class DataConfig:
     max_tunes_per_collection: int | None = None
     min_events: int = 16  # shorter tracks carry too little melody to learn from
     max_distinct_durations: int = 11  # the paper's rule
+    # Share of events whose length/median ratio matches no vocabulary entry (within 4%)
+    # that a track may have; above it the timing is unquantised (performed MIDI) and
+    # snapping would distort it. 0.02 forgives a stray ornament in a long part.
+    max_off_grid_share: float = 0.02
+    # Gaps between notes shorter than this (quarter notes; 1/8 = a 32nd note) are
+    # absorbed into the previous note (staccato, MIDI release jitter); longer gaps are rests.
+    min_rest_quarters: float = 0.125
+    # Rests longer than this many median lengths are shortened to it: a voice waiting
+    # bars in a polyphonic piece is silence, not melody (see vrashlib.normalise).
+    max_rest_ratio: float = 8.0
     # Pitch entropy (bits, pitch with octave) below which a track is dropped; 1.5 bits
     # is fewer than ~3 equally used pitches: drones, bass ostinati, one-note rhythms.
     min_pitch_entropy: float = 1.5
@@ -54,22 +64,25 @@ class ModelConfig:
     z_dim: int = 32
     encoder_hidden: int = 256
     encoder_depth: int = 2
-    kl_warmup_steps: int = 2000  # linear KL weight ramp 0 -> 1 (Bowman et al. 2016)
-    free_bits: float = 0.0  # nats per latent dimension not penalised (0 = off)
+    kl_warmup_steps: int = 600  # linear KL weight ramp 0 -> 1 (Bowman et al. 2016); ~1/3 of the paper run
+    # Nats per latent dimension (batch mean) that the KL term leaves unpenalised (Kingma
+    # et al. 2016). With history, an autoregressive decoder can ignore z entirely
+    # ("posterior collapse"); 0.1 nats x 32 dims keeps ~3 nats of code per melody in use.
+    free_bits: float = 0.1
     history_dropout: float = 0.0  # VRASH: share of history tokens replaced by "unknown"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 64
+    batch_size: int = 128  # tracks; batch 128 keeps a 2-core CPU near 40k events/s
     max_len: int = 256  # training crops longer tracks to a random window of this length
     lr: float = 2e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_epochs: int = 30
     max_steps: int = -1
-    max_minutes: float | None = 12.0  # wall-clock budget per model (None = unlimited)
-    val_every_steps: int = 200
+    max_minutes: float | None = 10.0  # wall-clock budget per model (None = unlimited)
+    val_every_steps: int = 100  # also the resume-checkpoint interval
     accelerator: str = "cpu"
     devices: int | str = 1
     strategy: str = "auto"
@@ -87,6 +100,7 @@ class GenerateConfig:
     max_len: int = 256
     temperature: float = 1.0
     batch_size: int = 64
+    threads: int = 1  # sampling threads; one is fastest at batch <= 64
     seed: int = 0
 
 
@@ -94,7 +108,15 @@ class GenerateConfig:
 class FilterConfig:
     windows: tuple[int, ...] = (8, 16, 32, 64, 128)
     test_shares: tuple[float, ...] = (0.5, 0.4, 0.3, 0.2)
-    n_real_rated: int = 1000
+    n_real_rated: int = 1000  # real tracks (val+test splits) rated beside the generated ones
+    # The filter the live stream uses: fitted on one model's tracks of one style,
+    # with the latent coordinates (the paper trained its filter on Bach stylisations).
+    stream_model: str = "vrash"
+    stream_style: str = "bach"
+    stream_method: str = "logreg"  # logreg | svc_linear | svc_rbf | heuristic
+    heuristic_max_rules: int = 4  # a handful of thresholds stays readable and fast
+    heuristic_test_share: float = 0.3
+    cv_folds: int = 5  # out-of-fold acceptance per model
     seed: int = 0
 
 
@@ -104,6 +126,12 @@ class MIConfig:
     n_distances: int = 24
     token: str = "pitch"  # pitch (with octave) | pitch_class | duration | event
     n_bootstrap: int = 50
+    estimator: str = "grassberger"  # grassberger (bias-corrected, Lin & Tegmark) | plugin
+    band: float = 0.9  # central share of the bootstrap distribution drawn as the band
+    # A distance needs this many (t, t+d) pairs to be estimated; fewer -> NaN, which
+    # sets "the longest useful distance" per curve (Grassberger's bias is ~K^2/N).
+    min_pairs: int = 5000
+    shuffle: str = "corpus"  # noise floor: permute events across the corpus | within each "track"
     seed: int = 0
 
 
@@ -114,6 +142,11 @@ class StreamConfig:
     music_minutes: float = 10.0
     batch_size: int = 32
     threads: int = 1
+    ngram: int = 5  # events per run when comparing a melody with those already played
+    max_similarity: float = 0.5  # Jaccard of runs above which a melody counts as a repeat
+    copy_run: int = 16  # consecutive events shared with a training tune that make a copy
+    patience: int = 50  # batches in a row without an accepted melody before giving up
+    gap_seconds: float = 1.0  # silence between melodies in the continuous stream files
     seed: int = 0
 
 
@@ -142,7 +175,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.kl_warmup_steps": 10,
         "train.batch_size": 16,
         "train.max_len": 64,
-        "train.max_epochs": 1,
+        "train.max_epochs": 20,  # max_steps binds first
         "train.max_steps": 8,
         "train.max_minutes": 1.0,
         "train.val_every_steps": 4,
@@ -152,7 +185,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "mi.max_distance": 32,
         "mi.n_distances": 8,
         "mi.n_bootstrap": 5,
-        "stream.music_minutes": 0.5,
+        "mi.min_pairs": 100,
+        "stream.music_minutes": 2.0,
         "stream.batch_size": 8,
     },
 }

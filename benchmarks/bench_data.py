@@ -1,0 +1,104 @@
+"""Data pipeline benchmark: MIDI parsing speed and cold vs cached preparation.
+
+    .venv/bin/python benchmarks/bench_data.py            # smoke dataset (seconds)
+    .venv/bin/python benchmarks/bench_data.py --paper    # the whole corpus (minutes)
+
+Prints MIDI files parsed per second on one core with symusic (the parser
+``vrashlib.sources`` uses) and with music21, on the real MIDI files that ship
+with music21, and their ratio; then the time to prepare a dataset from scratch
+and to load it again from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from vrashlib import paths
+from vrashlib.config import load_config
+from vrashlib.data import prepare, summary
+from vrashlib.sources import parse_midi
+
+
+def files_per_second(fn, files: list[Path], min_seconds: float) -> float:
+    """Files handled per second by ``fn`` (repeating the list for at least ``min_seconds``)."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for f in files:
+            fn(f)
+        done += len(files)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return done / elapsed
+
+
+def music21_parse(path: Path):
+    from music21 import converter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return converter.parse(path, forceSource=True)
+
+
+def bench_midi(min_seconds: float) -> None:
+    import symusic
+
+    files = paths.music21_midi_examples()
+    size = sum(f.stat().st_size for f in files) / len(files)
+    print(f"MIDI parsing, one core, {len(files)} music21 test files (mean {size:.0f} bytes)")
+    rates = {
+        "symusic Score": files_per_second(lambda f: symusic.Score(str(f)), files, min_seconds),
+        "vrashlib parse_midi (symusic + arrays)": files_per_second(parse_midi, files, min_seconds),
+        "music21 converter.parse": files_per_second(music21_parse, files, min_seconds),
+    }
+    for name, r in rates.items():
+        print(f"  {name:40s} {r:10.1f} files/s")
+    ratio = rates["vrashlib parse_midi (symusic + arrays)"] / rates["music21 converter.parse"]
+    print(f"  ratio parse_midi / music21: {ratio:.0f}x")
+
+
+def bench_prepare(profile: str, out: Path | None) -> None:
+    cfg = load_config(profile).data
+    tmp = None
+    if out is None:
+        tmp = Path(tempfile.mkdtemp(prefix="vrash_bench_"))
+        out = tmp / "dataset"
+    elif out.exists():
+        shutil.rmtree(out)  # a cold run: no cache
+    try:
+        start = time.perf_counter()
+        data = prepare(cfg, out, progress=True)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        again = prepare(cfg, out, progress=False)
+        warm = time.perf_counter() - start
+        assert again.from_cache and again.manifest["content_hash"] == data.manifest["content_hash"]
+        print(summary(data))
+        units = data.manifest["n_units"]
+        print(
+            f"prepare ({profile}, {cfg.workers} workers): cold {cold:.1f} s "
+            f"({units / cold:.1f} tunes/s), cached {warm:.2f} s, ratio {cold / warm:.0f}x"
+        )
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--paper", action="store_true", help="prepare the whole corpus (minutes)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="dataset folder (default: a temp dir)"
+    )
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per parser")
+    args = parser.parse_args()
+    bench_midi(args.seconds)
+    bench_prepare("paper" if args.paper else "smoke", args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Enumerating and parsing inputs: real corpus tunes, music21's MIDI files, broken files."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vrashlib import paths
+from vrashlib.sources import (
+    WorkUnit,
+    corpus_files,
+    corpus_units,
+    essen_style,
+    music_units,
+    parse_midi,
+    parse_unit,
+    split_abc,
+)
+
+DATA = Path(__file__).parent / "data"
+CORPUS = paths.music21_corpus_dir()
+
+
+def test_split_abc_keeps_header_and_references():
+    text = "%header\nL:1/8\n\nX:1\nT:a\nK:C\nCDE|\nX: 7\nT:b\nK:G\nGAB|\n"
+    tunes = split_abc(text)
+    assert [ref for ref, _ in tunes] == ["X:1", "X:7"]
+    assert all(t.startswith("%header\nL:1/8\n") for _, t in tunes)
+    assert "GAB" in tunes[1][1] and "GAB" not in tunes[0][1]
+    assert split_abc("") == []
+
+
+def test_essen_styles_from_file_names():
+    assert essen_style("han1.abc") == "chinese_folk"
+    assert essen_style("irl.abc") == "irish_folk"
+    assert essen_style("altdeu10.abc") == "german_folk"
+    names = [f.name for f in corpus_files(CORPUS, "essenFolksong")]
+    assert "han2.abc" in names and not any(n.startswith("test") for n in names)
+
+
+def test_corpus_formats_are_deduplicated():
+    bach = corpus_files(CORPUS, "bach")
+    stems = [f.with_suffix("").name for f in bach]
+    assert len(stems) == len(set(stems))
+    assert CORPUS / "bach" / "bwv277.mxl" in bach and CORPUS / "bach" / "bwv277.krn" not in bach
+    assert not any(f.suffix == ".rntxt" for f in bach)
+
+
+def test_corpus_abc_units_are_per_tune():
+    units = corpus_units(CORPUS, "airdsAirs", "fiddle")
+    assert len(units) > 1000  # six books, ~1180 tunes
+    assert units[0].kind == "abc" and units[0].tune.startswith("X:")
+    assert len({(u.path, u.tune) for u in units}) == len(units)
+
+
+def test_parse_real_folk_tune_and_chorale():
+    han = [u for u in corpus_units(CORPUS, "essenFolksong", "folk") if "han1" in u.path][0]
+    assert han.style == "chinese_folk"
+    tracks = parse_unit(han)
+    assert len(tracks) == 1 and len(tracks[0].pitches) > 10
+    chorale = WorkUnit(
+        str(CORPUS / "bach" / "bwv66.6.mxl"), "bach/bwv66.6.mxl", "bach", "bach", "music21"
+    )
+    parts = parse_unit(chorale)
+    assert len(parts) == 4  # soprano, alto, tenor, bass: each voice a track
+    assert parts[0].qpm == 96.0  # the chorale's own metronome mark
+    assert np.median(parts[0].pitches) > np.median(parts[3].pitches)
+
+
+def test_symusic_and_music21_read_the_same_notes():
+    from music21 import converter
+
+    path = paths.music21_midi_examples()[0]
+    ours = parse_midi(path)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = converter.parse(path, forceSource=True).flatten().notes
+    assert sorted(ours.pitches.tolist()) == sorted(int(n.pitch.midi) for n in ref)
+    assert ours.onsets[:5].tolist() == [float(n.offset) for n in list(ref)[:5]]
+
+
+def test_midi_drum_tracks_are_flagged():
+    tracks = parse_midi(DATA / "midi" / "melody_drums.mid")
+    assert [t.is_drum for t in tracks] == [False, True]
+    assert tracks[0].qpm == pytest.approx(100.0)
+    assert tracks[0].onsets[3] == 0.5  # exact quarter-note times from ticks
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("zero_bytes.mid", "0 bytes"),
+        ("text_renamed.mid", "MThd"),
+        ("truncated.mid", "chunk length"),
+    ],
+)
+def test_broken_midi_raises_a_clear_error(name, message):
+    with pytest.raises(Exception, match=message):
+        parse_midi(DATA / "midi" / name)
+
+
+def test_broken_music_files_raise_and_bad_tune_is_isolated():
+    units = {(Path(u.path).name, u.tune): u for u in music_units(DATA / "music", "music", "test")}
+    assert set(units) >= {("mixed.abc", "X:1"), ("mixed.abc", "X:2"), ("mixed.abc", "X:3")}
+    assert len(parse_unit(units[("mixed.abc", "X:1")])) == 1
+    assert len(parse_unit(units[("mixed.abc", "X:3")])) == 1
+    with pytest.raises(ZeroDivisionError):
+        parse_unit(units[("mixed.abc", "X:2")])
+    with pytest.raises(ValueError, match="no ABC tune body"):
+        parse_unit(units[("empty.abc", None)])
+    with pytest.raises(Exception):  # noqa: B017 - any parser error is fine, it is reported
+        parse_unit(units[("not_xml.xml", None)])
+
+
+@pytest.mark.parametrize("collection,count", [("bach", 2), ("palestrina", 2), ("trecento", 1)])
+def test_tie_merging_matches_music21_strip_ties(collection, count):
+    from music21 import converter
+
+    from vrashlib.sources import part_notes
+
+    units = corpus_units(CORPUS, collection, "x")[:count]
+    for u in units:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = (
+                converter.parseData(u.text, format="abc")
+                if u.kind == "abc"
+                else converter.parse(u.path, forceSource=True)
+            )
+        for part in list(score.parts) or [score]:
+            on, le, pi = part_notes(part)
+            ref = sorted(
+                (float(n.offset), float(n.quarterLength), int(p.midi))
+                for n in part.stripTies().flatten().notes
+                if n.quarterLength > 0
+                for p in n.pitches
+            )
+            assert sorted(zip(on.tolist(), le.tolist(), pi.tolist(), strict=True)) == ref, u.label
+
+
+def test_ties_merge_equal_pitches_only():
+    """ABC ``-`` between different pitches (O'Neill's legato marks) is no tie.
+
+    music21's stripTies would merge ``G3-A`` into one long G and lose the A.
+    """
+    from music21 import converter
+
+    from vrashlib.sources import part_notes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = converter.parseData("X:1\nM:4/4\nL:1/8\nK:C\nG3-G A2-B2 | c8 |]", format="abc")
+    on, le, pi = part_notes(score.parts[0] if score.parts else score)
+    assert pi.tolist() == [67, 69, 71, 72]
+    assert le.tolist() == [2.0, 1.0, 1.0, 4.0]
+    assert on.tolist() == [0.0, 2.0, 3.0, 4.0]
