@@ -1,0 +1,129 @@
+"""Speed of the models on this machine: prints figures and ratios, asserts nothing.
+
+1. Training throughput (events/s, forward + backward + Adam step) of our RHN
+   against ``nn.LSTM`` of the same width and layer count, on the same batch.
+2. Sampling from a paper-size VRASH: one melody at batch 1 on one thread (ms per
+   event and real-time factor at the median tempo of the source), and a batch of 64.
+3. Peak memory (RSS) of training.
+
+Targets (2-core CPU): RHN (hidden 256, depth 3) >= 40k events/s at 2 threads and
+>= 0.65x a 3-layer LSTM; batch-1 sampling <= 0.1 ms/event; batch 64 >= 100k events/s.
+Run: ``.venv/bin/python benchmarks/bench_models.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from vrashlib.config import load_config
+from vrashlib.encoding import DUR_ONE, END
+from vrashlib.generate import _sample_batch, export_sampler
+from vrashlib.models import build_net
+from vrashlib.rhn import RHN
+from vrashlib.tracks import TrackSet
+from vrashlib.training import build_module
+
+UNIT_SECONDS = 0.25  # a typical median event length of the corpus (seconds)
+
+
+def train_throughput(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Events per second of forward + backward + Adam step on one batch (T, B, in)."""
+    opt = torch.optim.Adam(model.parameters())
+    for i in range(repeats + 2):
+        if i == 2:
+            start = time.perf_counter()
+        out = model(x)[0]
+        loss = out.square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return x.shape[0] * x.shape[1] * repeats / (time.perf_counter() - start)
+
+
+def sampling(p: dict, batch: int, steps: int) -> float:
+    """Seconds per event of the numpy sampler with the end marker disabled."""
+    p = dict(p, head_b=p["head_b"].copy())
+    p["head_b"][END] = -1e30  # every melody runs to max_len: a clean per-event cost
+    z = np.zeros((batch, p["z_dim"]), np.float32) if p["latent"] else None
+    start = time.perf_counter()
+    out = _sample_batch(p, 0, z, batch, steps, 1.0, np.random.default_rng(0), False)
+    return (time.perf_counter() - start) / sum(len(o) for o in out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = ap.parse_args()
+    reps = 2 if args.quick else 5
+    cfg = load_config("paper")
+    H, L = cfg.model.hidden, cfg.model.depth
+    inp = cfg.model.pc_embed + cfg.model.oct_embed + cfg.model.dur_embed + cfg.model.style_embed
+    T = 64
+    print(
+        f"== training throughput (T={T}, input {inp}, hidden {H}; RHN depth {L} vs LSTM {L} layers)"
+    )
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for B in (64, cfg.train.batch_size):
+            torch.manual_seed(0)
+            x = torch.randn(T, B, inp)
+            rhn = train_throughput(RHN(inp, H, L), x, reps)
+            lstm = train_throughput(nn.LSTM(inp, H, L), x, reps)
+            print(
+                f"threads {threads} batch {B:4d}: RHN {rhn:8.0f} ev/s  LSTM {lstm:8.0f} ev/s  ratio {rhn / lstm:.2f}x"
+            )
+
+    torch.set_num_threads(2)
+    tracks = TrackSet.from_tracks(
+        [np.array([[0, 4, DUR_ONE]] * 8, np.int16)] * 2, ("bach", "fiddle"), [0, 1], split=[0, 1]
+    )
+    for kind in ("lm", "vrash"):
+        torch.manual_seed(0)
+        net = build_net(kind, 6, cfg.model)
+        B = cfg.train.batch_size
+        ev = torch.randint(0, 10, (T, B, 3))
+        lengths, style = torch.full((B,), T), torch.zeros(B, dtype=torch.long)
+        opt = torch.optim.Adam(net.parameters())
+        for i in range(reps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            out = net(ev, lengths, style)
+            loss = sum(
+                torch.nn.functional.cross_entropy(out[h].flatten(0, 1), ev[..., k].flatten())
+                for k, h in enumerate(("pc", "oct", "dur"))
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        rate = T * B * reps / (time.perf_counter() - start)
+        print(f"full {kind:5s} network (heads, encoder), 2 threads, batch {B}: {rate:8.0f} ev/s")
+
+    print("== sampling (paper-size VRASH, numpy sampler)")
+    module = build_module("vrash", tracks, cfg).eval()
+    p = export_sampler(module)
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        sec = sampling(p, 1, 512)
+        print(
+            f"batch 1, 1 thread: {sec * 1e3:.4f} ms/event, {UNIT_SECONDS / sec:.0f}x real time "
+            f"(at {UNIT_SECONDS} s/event)"
+        )
+        sec = sampling(p, 64, 256)
+        print(f"batch 64, 1 thread: {1 / sec:.0f} events/s")
+    torch.set_num_threads(2)
+    with threadpool_limits(2):
+        sec = sampling(p, 64, 256)
+        print(f"batch 64, 2 threads: {1 / sec:.0f} events/s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"== peak memory (RSS) of this process, training included: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from vrashlib.audio import read_midi_notes
+from vrashlib.config import load_config
+from vrashlib.encoding import END, validate_events, with_end
+from vrashlib.generate import _cells, encode, export_sampler, generate_command, interpolate, sample
+from vrashlib.lightning import save_model
+from vrashlib.models import UNKNOWN
+from vrashlib.training import build_module
+
+torch.set_num_threads(1)
+CFG = load_config("smoke")
+
+
+@pytest.fixture(params=["lm", "vae", "vrash"])
+def module(request, tiny_trackset):
+    return build_module(request.param, tiny_trackset, CFG).eval()
+
+
+def test_sample_returns_valid_tracks(module):
+    ts = sample(module, 10, "fiddle", max_len=30, seed=1, batch_size=4)
+    assert len(ts) == 10 and ts.styles == ("bach", "fiddle")
+    assert set(ts.style_names()) == {"fiddle"}
+    assert ts.ids[7] == f"{module.kind}/fiddle/0007"
+    for ev in ts:
+        validate_events(ev)  # no end marker, valid octave/duration for every pitch class
+        assert 1 <= len(ev) <= 30
+    if module.kind == "lm":
+        assert ts.latent is None
+    else:
+        assert ts.latent.shape == (10, CFG.model.z_dim)
+    assert np.all(ts.unit_seconds == np.float32(module.unit_seconds["fiddle"]))
+
+
+def test_sample_is_deterministic_under_a_seed(module):
+    a = sample(module, 6, "bach", max_len=25, seed=3)
+    b = sample(module, 6, "bach", max_len=25, seed=3)
+    c = sample(module, 6, "bach", max_len=25, seed=4)
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+def test_numpy_sampler_reproduces_the_torch_network(module, tiny_trackset):
+    """Feed a real melody step by step through the exported sampler: logits equal
+    the torch network's teacher-forced logits."""
+    p = export_sampler(module)
+    ev = with_end(tiny_trackset[3])
+    z = np.random.default_rng(0).standard_normal((1, CFG.model.z_dim)).astype(np.float32)
+    events = torch.from_numpy(ev.astype(np.int64))[:, None]
+    with torch.inference_mode():
+        out = module.net(events, torch.tensor([len(ev)]), torch.tensor([1]), z=torch.from_numpy(z))
+    const = p["style"][1] + p["b"][0, 0] + (z @ p["w_z"] if p["latent"] else 0)
+    state = np.zeros((p["r"].shape[0], 1, p["hidden"]), np.float32)
+    prev = np.array([UNKNOWN])
+    for t in range(len(ev)):
+        xp = const + (
+            sum(tab[prev[:, i]] for i, tab in enumerate(p["tables"])) if p["history"] else 0
+        )
+        state = _cells(p, np.asarray(xp, np.float32).reshape(1, -1), state)
+        logits = state[-1] @ p["head_w"] + p["head_b"]
+        torch_logits = torch.cat([out["pc"][t], out["oct"][t], out["dur"][t]], dim=-1).numpy()
+        np.testing.assert_allclose(logits, torch_logits, rtol=1e-4, atol=1e-4)
+        prev = ev[t : t + 1].astype(np.int64)
+
+
+def test_melodies_stop_at_the_end_marker_or_max_len(tiny_trackset):
+    module = build_module("lm", tiny_trackset, CFG).eval()
+    with torch.no_grad():
+        module.net.head.bias[END] = 50.0  # END almost surely from step 2 on
+    ts = sample(module, 5, "bach", max_len=40)
+    assert np.all(ts.lengths == 1)  # END is not allowed as the first event
+    with torch.no_grad():
+        module.net.head.bias[END] = -50.0
+    ts = sample(module, 5, "bach", max_len=40)
+    assert np.all(ts.lengths == 40)
+
+
+def test_temperature_sharpens(tiny_trackset):
+    module = build_module("lm", tiny_trackset, CFG).eval()
+    cold = sample(module, 20, "bach", max_len=30, temperature=0.05, seed=0)
+    hot = sample(module, 20, "bach", max_len=30, temperature=3.0, seed=0)
+    assert len(np.unique(cold.events[:, 2])) < len(np.unique(hot.events[:, 2]))
+
+
+def test_z_and_interpolation(tiny_trackset):
+    module = build_module("vrash", tiny_trackset, CFG).eval()
+    z0, z1 = np.zeros(CFG.model.z_dim), np.ones(CFG.model.z_dim)
+    ts = interpolate(module, z0, z1, 5, "bach", max_len=20)
+    np.testing.assert_allclose(ts.latent[0], z0)
+    np.testing.assert_allclose(ts.latent[-1], z1)
+    np.testing.assert_allclose(ts.latent[2], 0.5)
+    given = sample(module, 3, "bach", max_len=20, z=torch.ones(CFG.model.z_dim))
+    assert np.all(given.latent == 1)
+    with pytest.raises(ValueError, match="shape"):
+        sample(module, 3, "bach", max_len=20, z=np.ones((2, CFG.model.z_dim)))
+    mu = encode(module, tiny_trackset.subset([0, 1, 2]))
+    assert mu.shape == (3, CFG.model.z_dim) and np.isfinite(mu).all()
+
+
+def test_bad_requests_raise(tiny_trackset):
+    lm = build_module("lm", tiny_trackset, CFG).eval()
+    with pytest.raises(ValueError, match="no latent"):
+        sample(lm, 2, "bach", max_len=10, z=np.zeros(4))
+    with pytest.raises(KeyError, match="jazz"):
+        sample(lm, 2, "jazz", max_len=10)
+    with pytest.raises(ValueError, match="no latent space"):
+        interpolate(lm, np.zeros(2), np.ones(2), 3, "bach", max_len=5)
+
+
+def test_generate_command_writes_midi_files(tiny_trackset, tmp_path):
+    module = build_module("vrash", tiny_trackset, CFG).eval()
+    ckpt = save_model(module, tmp_path / "run" / "models" / "vrash" / "model.ckpt")
+    assert ckpt.exists()
+    args = argparse.Namespace(
+        model="vrash",
+        style="bach",
+        n=3,
+        out=str(tmp_path / "midi"),
+        profile="smoke",
+        seed=0,
+        temperature=1.0,
+        max_len=20,
+        run=str(tmp_path / "run"),
+    )
+    assert generate_command(args) == 0
+    files = sorted((tmp_path / "midi").glob("*.mid"))
+    assert [f.name for f in files] == [f"vrash_bach_000{i}.mid" for i in range(3)]
+    ts = sample(module, 3, "bach", max_len=20, seed=0)
+    for f, ev in zip(files, ts, strict=False):
+        n_notes = int((ev[:, 0] < 12).sum())
+        assert len(read_midi_notes(f)) == n_notes
+    args.model = str(tmp_path / "missing.ckpt")
+    assert generate_command(args) == 1

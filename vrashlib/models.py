@@ -1,0 +1,234 @@
+"""LM, VAE and VRASH: one recurrent-highway network with two switches.
+
+The paper's three architectures (Figs. 1-3) differ only in what the decoder sees
+at each time step besides the track's style embedding:
+
+=======  ==========  ===========  ==============================================
+kind     latent z    history      decoder input at step t
+=======  ==========  ===========  ==============================================
+lm       no          yes          style, note t-1
+vae      yes         no           style, z                (z alone shapes the melody)
+vrash    yes         yes          style, z, note t-1      ("supported by history")
+=======  ==========  ===========  ==============================================
+
+A note is the concatenation of pitch-class, octave and duration embeddings (the
+paper's note embedding); each vocabulary has one extra *unknown* token used at
+the first step and for history dropout. With a latent, an RHN encoder reads the
+whole melody (end marker included) into a diagonal Gaussian ``q(z | melody)``.
+Three softmax heads predict pitch class (incl. rest/end), octave and duration.
+
+The loss is the sum of the three cross-entropies plus, with a latent, the KL to
+``N(0, I)`` weighted by a linear warm-up (Bowman et al. 2016). Autoregressive
+VAEs tend to ignore z (posterior collapse); two documented remedies are
+available: *free bits* (Kingma et al. 2016: KL below ``free_bits`` nats per
+latent dimension, averaged over the batch, is not penalised) and *history
+dropout* (Bowman et al.: a share of VRASH's history tokens is replaced by the
+unknown token, so the decoder must rely on z).
+
+Internally everything is in nats; :func:`bits` converts for reporting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vrashlib.config import ModelConfig
+from vrashlib.encoding import DUR_VOCAB, OCT_VOCAB, PC_VOCAB, VOCAB_SIZES
+from vrashlib.rhn import RHN
+
+# kind -> (latent, history): the two switches.
+KINDS: dict[str, tuple[bool, bool]] = {
+    "lm": (False, True),
+    "vae": (True, False),
+    "vrash": (True, True),
+}
+HEADS = ("pc", "oct", "dur")
+UNKNOWN = (PC_VOCAB, OCT_VOCAB, DUR_VOCAB)  # the extra "unknown" token of each vocabulary
+LN2 = math.log(2.0)
+
+
+def bits(nats: float | Tensor) -> float | Tensor:
+    """Convert nats to bits."""
+    return nats / LN2
+
+
+def check_kind(kind: str) -> tuple[bool, bool]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {list(KINDS)}")
+    return KINDS[kind]
+
+
+class MelodyNet(nn.Module):
+    """The two-switch network. Batches are time-major: ``events`` (T, B, 3) long."""
+
+    def __init__(self, kind: str, n_styles: int, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.kind = kind
+        self.latent, self.history = check_kind(kind)
+        self.cfg = cfg
+        self.emb = nn.ModuleList(
+            [
+                nn.Embedding(v + 1, d)
+                for v, d in zip(VOCAB_SIZES, (cfg.pc_embed, cfg.oct_embed, cfg.dur_embed), strict=False)
+            ]
+        )
+        self.note_dim = cfg.pc_embed + cfg.oct_embed + cfg.dur_embed
+        self.emb_style = nn.Embedding(n_styles, cfg.style_embed)
+        self.z_dim = cfg.z_dim if self.latent else 0
+        dec_in = cfg.style_embed + (self.note_dim if self.history else 0) + self.z_dim
+        self.decoder = RHN(dec_in, cfg.hidden, cfg.depth, cfg.layers, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, sum(VOCAB_SIZES))  # the three heads in one matrix
+        if self.latent:
+            self.encoder = RHN(self.note_dim, cfg.encoder_hidden, cfg.encoder_depth)
+            self.to_posterior = nn.Linear(cfg.encoder_hidden, 2 * cfg.z_dim)
+
+    # ------------------------------------------------------------- pieces
+    def embed_notes(self, events: Tensor) -> Tensor:
+        """(..., 3) long -> (..., note_dim) concatenated note embedding."""
+        return torch.cat([e(events[..., i]) for i, e in enumerate(self.emb)], dim=-1)
+
+    def encode(self, events: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior ``(mu, logvar)`` (B, z_dim) from the encoder state after the last event."""
+        if not self.latent:
+            raise ValueError(f"a {self.kind} model has no encoder")
+        out, _ = self.encoder(self.embed_notes(events))
+        last = out[lengths - 1, torch.arange(out.shape[1], device=out.device)]
+        mu, logvar = self.to_posterior(last).chunk(2, dim=-1)
+        return mu, logvar
+
+    def history_input(self, events: Tensor, dropout: float = 0.0) -> Tensor:
+        """Previous event at each step: unknown token first, then events shifted by one."""
+        unknown = torch.tensor(UNKNOWN, dtype=events.dtype, device=events.device)
+        prev = torch.cat([unknown.expand(1, events.shape[1], 3), events[:-1]], dim=0)
+        if dropout > 0:
+            drop = torch.rand(prev.shape[:2], device=prev.device) < dropout
+            prev = torch.where(drop[..., None], unknown, prev)
+        return prev
+
+    def decoder_input(self, T: int, style: Tensor, z: Tensor | None, prev: Tensor | None) -> Tensor:
+        """(T, B, dec_in): [note t-1] + style + [z], as the switches say."""
+        B = style.shape[0]
+        parts = []
+        if self.history:
+            parts.append(self.embed_notes(prev))
+        parts.append(self.emb_style(style).expand(T, B, -1))
+        if self.latent:
+            parts.append(z.expand(T, B, -1))
+        return torch.cat(parts, dim=-1)
+
+    def logits(self, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Hidden states -> logits of the pitch-class, octave and duration heads."""
+        return tuple(self.head(self.drop(hidden)).split(VOCAB_SIZES, dim=-1))
+
+    # ------------------------------------------------------------ forward
+    def forward(
+        self,
+        events: Tensor,
+        lengths: Tensor,
+        style: Tensor,
+        *,
+        z: Tensor | None = None,
+        eps: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Teacher-forced pass over target ``events`` (end marker included).
+
+        With a latent and no ``z``, z = mu + eps * sigma from the encoder (``eps``
+        drawn here unless given). A given ``z`` skips the encoder. A model without
+        latent ignores ``z``.
+        """
+        out: dict[str, Tensor] = {}
+        if self.latent:
+            if z is None:
+                mu, logvar = self.encode(events, lengths)
+                if eps is None:
+                    eps = torch.randn_like(mu)
+                z = mu + eps * torch.exp(0.5 * logvar)
+                out.update(mu=mu, logvar=logvar)
+            out["z"] = z
+        else:
+            z = None
+        prev = None
+        if self.history:
+            p = self.cfg.history_dropout if (self.training and self.latent) else 0.0
+            prev = self.history_input(events, p)
+        hidden, _ = self.decoder(self.decoder_input(events.shape[0], style, z, prev))
+        out["pc"], out["oct"], out["dur"] = self.logits(hidden)
+        return out
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension, in nats (same shape)."""
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)
+
+
+def padding_mask(lengths: Tensor, T: int) -> Tensor:
+    """(T, B) bool: True where a step holds a real event."""
+    return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
+
+
+def loss_terms(
+    out: dict[str, Tensor], events: Tensor, lengths: Tensor, *, free_bits: float = 0.0
+) -> dict[str, Tensor]:
+    """Summed cross-entropy per head and KL, in nats, plus counts.
+
+    ``kl`` is the true KL summed over tracks; ``kl_penalty`` is what the loss
+    penalises (with free bits: per dimension at least ``free_bits`` nats).
+    """
+    mask = padding_mask(lengths, events.shape[0])
+    terms: dict[str, Tensor] = {}
+    for i, name in enumerate(HEADS):
+        ce = F.cross_entropy(out[name].flatten(0, 1), events[..., i].flatten(), reduction="none")
+        terms[f"ce_{name}"] = (ce * mask.flatten()).sum()
+    terms["ce"] = terms["ce_pc"] + terms["ce_oct"] + terms["ce_dur"]
+    if "mu" in out:
+        kl_dim = gaussian_kl(out["mu"], out["logvar"])  # (B, z)
+        terms["kl"] = kl_dim.sum()
+        per_dim = kl_dim.mean(0)
+        terms["kl_penalty"] = torch.clamp(per_dim, min=free_bits).sum() * kl_dim.shape[0]
+    else:
+        terms["kl"] = terms["kl_penalty"] = torch.zeros((), device=events.device)
+    terms["n_events"] = mask.sum().to(terms["ce"].dtype)
+    terms["n_tracks"] = torch.tensor(float(len(lengths)), device=events.device)
+    return terms
+
+
+def kl_weight(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up: 0 at step 0, 1 from ``warmup_steps`` on."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
+
+
+def build_net(kind: str, n_styles: int, cfg: ModelConfig) -> MelodyNet:
+    return MelodyNet(kind, n_styles, cfg)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def model_config_dict(cfg: ModelConfig) -> dict:
+    return asdict(cfg)
+
+
+# ``vrashlib.models.load_model`` / ``train_model`` / ``evaluate``: one import for
+# callers, resolved lazily (those modules import this one).
+_REEXPORTS = {
+    "MelodyModule": "vrashlib.lightning",
+    "load_model": "vrashlib.lightning",
+    "TrainResult": "vrashlib.training",
+    "train_model": "vrashlib.training",
+    "evaluate": "vrashlib.training",
+}
+
+
+def __getattr__(name: str):
+    if name in _REEXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_REEXPORTS[name]), name)
+    raise AttributeError(f"module 'vrashlib.models' has no attribute {name!r}")

@@ -1,0 +1,297 @@
+"""Train a model with Lightning, evaluate it, and the ``vrash train`` command.
+
+``train_model`` is resumable and idempotent: it resumes from ``out_dir/last.ckpt``
+after an interruption, and returns the stored result at once when
+``out_dir/model.ckpt`` was already trained with the same config and data. The
+Trainer's accelerator / devices / strategy / num_nodes come from the config
+unchanged, so the same call trains with DDP on a GPU cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+
+from vrashlib.config import Config, load_config
+from vrashlib.datamodule import MelodyDataModule, make_loader
+from vrashlib.io import atomic_write_text
+from vrashlib.lightning import (
+    AtomicCheckpointIO,
+    MelodyModule,
+    read_checkpoint,
+    save_model,
+    summarize,
+)
+from vrashlib.models import MelodyNet, build_net, check_kind, count_parameters, loss_terms
+from vrashlib.tracks import TrackSet
+
+HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes", "threads", "num_workers")
+
+
+@dataclass
+class TrainResult:
+    """What ``train_model`` produced: checkpoint path, history (bits/event), size, time."""
+
+    kind: str
+    checkpoint: Path
+    history: pd.DataFrame
+    params: int
+    seconds: float  # training wall-clock, summed over resumed runs
+    cached: bool = False  # True: an up-to-date model.ckpt was found, nothing trained
+
+
+def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
+    """Hash of what determines the trained weights (not the hardware it ran on)."""
+    train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in HARDWARE_FIELDS}
+    blob = json.dumps(
+        [kind, dataclasses.asdict(cfg.model), train, tracks.content_hash()],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def style_unit_seconds(tracks: TrackSet) -> dict[str, float]:
+    """Median seconds per duration unit of each style (all tracks' median if none)."""
+    overall = float(np.median(tracks.unit_seconds)) if len(tracks) else 0.25
+    out = {}
+    for i, name in enumerate(tracks.styles):
+        sel = tracks.unit_seconds[tracks.style == i]
+        out[name] = float(np.median(sel)) if len(sel) else overall
+    return out
+
+
+def build_module(kind: str, tracks: TrackSet, cfg: Config, fp: str = "") -> MelodyModule:
+    """A freshly initialised module (seeded by ``cfg.train.seed``) for ``tracks``' styles."""
+    check_kind(kind)
+    torch.manual_seed(cfg.train.seed)
+    net = build_net(kind, len(tracks.styles), cfg.model)
+    return MelodyModule(
+        net,
+        kind=kind,
+        styles=list(tracks.styles),
+        unit_seconds=style_unit_seconds(tracks.select(split="train")),
+        model_cfg=dataclasses.asdict(cfg.model),
+        train_cfg=dataclasses.asdict(cfg.train),
+        fingerprint=fp,
+    )
+
+
+def _devices(value: int | str) -> int | str:
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
+    t = cfg.train
+    return pl.Trainer(
+        accelerator=t.accelerator,
+        devices=_devices(t.devices),
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        max_time=None if t.max_minutes is None else timedelta(minutes=t.max_minutes),
+        val_check_interval=t.val_every_steps,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=t.grad_clip or None,
+        callbacks=[_LastCheckpoint(out_dir / "last.ckpt")],
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        enable_checkpointing=False,  # _LastCheckpoint + best weights in memory instead
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our batch sampler splits batches across ranks
+        default_root_dir=out_dir,
+    )
+
+
+class _LastCheckpoint(pl.Callback):
+    """Save ``last.ckpt`` after every validation (what an interrupted run resumes);
+    Lightning's own ``ModelCheckpoint`` saves at the same point of its loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            trainer.save_checkpoint(self.path)
+
+
+def train_model(
+    kind: str,
+    tracks: TrackSet,
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    force: bool = False,
+) -> TrainResult:
+    """Train ``kind`` on the train split of ``tracks``; writes ``model.ckpt``, ``history.csv``.
+
+    Validation (bits/event) runs every ``cfg.train.val_every_steps`` steps; the
+    weights with the best validation bound are kept. ``force`` retrains even when
+    an up-to-date ``model.ckpt`` exists.
+    """
+    check_kind(kind)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint(kind, tracks, cfg)
+    final = out_dir / "model.ckpt"
+    if final.exists() and not force:
+        payload = read_checkpoint(final)
+        if payload["hparams"].get("fingerprint") == fp:
+            return _result(kind, final, payload, cached=True)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.train.threads)
+    try:
+        pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
+        module = build_module(kind, tracks, cfg, fp)
+        dm = MelodyDataModule(
+            tracks, cfg.train.batch_size, cfg.train.max_len, cfg.train.num_workers, cfg.train.seed
+        )
+        last = out_dir / "last.ckpt"
+        ckpt_path = None
+        if last.exists():
+            stored = torch.load(last, map_location="cpu", weights_only=False)
+            if stored.get("hyper_parameters", {}).get("fingerprint") == fp:
+                ckpt_path = str(last)
+            else:
+                last.unlink()  # a resume point of another config or dataset
+        trainer = make_trainer(cfg, out_dir, progress=progress)
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        if not trainer.is_global_zero:
+            return _result(kind, final, None)
+        if module.best_state is not None:
+            module.net.load_state_dict(module.best_state)
+        params = count_parameters(module.net)
+        save_model(module, final, params=params, best_val_bits=module.best_bound)
+        write_history(module.history, out_dir / "history.csv")
+        last.unlink(missing_ok=True)
+        return _result(kind, final, read_checkpoint(final))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    atomic_write_text(path, history_frame(history).to_csv(index=False))
+
+
+def history_frame(history: list[dict]) -> pd.DataFrame:
+    cols = ["step", "epoch", "split", "ce_pc", "ce_oct", "ce_dur", "ce_total", "kl_per_event"]
+    df = pd.DataFrame(history)
+    return df if len(df) else pd.DataFrame(columns=cols)
+
+
+def _result(kind: str, path: Path, payload: dict | None, *, cached: bool = False) -> TrainResult:
+    if payload is None:  # non-zero DDP rank: nothing was written by this process
+        return TrainResult(kind, path, history_frame([]), 0, 0.0, cached)
+    return TrainResult(
+        kind=kind,
+        checkpoint=path,
+        history=history_frame(payload.get("history", [])),
+        params=int(payload.get("params", 0)),
+        seconds=float(payload.get("train_seconds", 0.0)),
+        cached=cached,
+    )
+
+
+def align_styles(tracks: TrackSet, styles: list[str] | tuple[str, ...]) -> TrackSet:
+    """The same tracks with style ids renumbered into a model's style list."""
+    if tuple(tracks.styles) == tuple(styles):
+        return tracks
+    missing = sorted(set(tracks.style_names()) - set(styles))
+    if missing:
+        raise KeyError(f"styles {missing} are unknown to the model (it knows {list(styles)})")
+    lookup = np.array([list(styles).index(s) for s in tracks.styles], dtype=np.int16)
+    return dataclasses.replace(tracks, style=lookup[tracks.style], styles=tuple(styles))
+
+
+def evaluate(
+    model: MelodyModule | MelodyNet, tracks: TrackSet, batch_size: int = 64, *, seed: int = 0
+) -> dict[str, float]:
+    """Cross-entropy per head and total (bits/event) and KL (bits/event, bits/track).
+
+    For VAE/VRASH the cross-entropy is the reconstruction term with z drawn from
+    the posterior (seeded), so ``bound_total`` = CE + KL/event is the number that
+    compares with the LM's CE (an upper bound on bits/event).
+    """
+    net = model.net if isinstance(model, MelodyModule) else model
+    styles = model.styles if isinstance(model, MelodyModule) else tracks.styles
+    tracks = align_styles(tracks, styles)
+    gen = torch.Generator().manual_seed(seed)
+    sums: dict[str, float] = {}
+    was_training = net.training
+    net.eval()
+    with torch.inference_mode():
+        for batch in make_loader(tracks, batch_size, max_len=None, shuffle=False):
+            eps = torch.randn(len(batch["lengths"]), max(net.z_dim, 1), generator=gen)
+            out = net(batch["events"], batch["lengths"], batch["style"], eps=eps[:, : net.z_dim])
+            for k, v in loss_terms(out, batch["events"], batch["lengths"]).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+    net.train(was_training)
+    return summarize(sums)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``vrash train --model vrash --profile paper`` (see ``vrashlib.cli``)."""
+    from vrashlib import paths
+    from vrashlib.data import load_prepared
+
+    overrides = {
+        f"train.{name}": getattr(args, name)
+        for name in ("max_minutes", "accelerator", "devices", "strategy", "num_nodes")
+        if getattr(args, name, None) is not None
+    }
+    cfg = load_config(args.profile, overrides, seed=args.seed)
+    run = Path(args.run) if args.run else paths.run_dir(args.profile)
+    dataset = run / "dataset"
+    if not dataset.exists():
+        print(f"vrash train: no prepared dataset at {dataset}; run `vrash prepare` or notebook 01")
+        return 1
+    tracks = load_prepared(dataset).tracks
+    start = time.perf_counter()
+    result = train_model(args.model, tracks, cfg, run / "models" / args.model)
+    val = result.history[result.history["split"] == "val"] if len(result.history) else None
+    best = f"{val['bound_total'].min():.3f} bits/event" if val is not None and len(val) else "n/a"
+    state = "up to date" if result.cached else f"trained in {time.perf_counter() - start:.0f} s"
+    print(
+        f"{args.model}: {state}, {result.params} parameters, best val {best} -> {result.checkpoint}"
+    )
+    return 0
+
+
+def cross_entropy_table(
+    models: dict[str, MelodyModule], tracks: TrackSet, batch_size: int = 64
+) -> pd.DataFrame:
+    """Fig. 4's table: one row per model (e.g. lm, vae, vrash, random) with the
+    cross-entropy per head and total (bits/event), KL, parameters and training time."""
+    rows = []
+    for name, module in models.items():
+        scores = evaluate(module, tracks, batch_size)
+        rows.append(
+            {
+                "model": name,
+                **{k: scores[k] for k in ("ce_pc", "ce_oct", "ce_dur", "ce_total")},
+                "kl_per_event": scores["kl_per_event"] if module.net.latent else np.nan,
+                "kl_per_track": scores["kl_per_track"] if module.net.latent else np.nan,
+                "bound_total": scores["bound_total"],
+                "params": count_parameters(module.net),
+                "train_minutes": module.train_seconds / 60.0,
+                "steps": int(module.history[-1]["step"]) if module.history else 0,
+            }
+        )
+    return pd.DataFrame(rows)
