@@ -1,0 +1,383 @@
+"""The post-generation filter (paper, Section 4): classifiers, strict heuristics, Table 1.
+
+Tracks are rated 1-5 (by people or the automatic stand-in panel,
+:mod:`vrashlib.ratings`), ratings 4-5 are "acceptable", and a classifier on the
+entropy features of :mod:`vrashlib.features` learns to predict acceptability.
+
+- :func:`table1` rebuilds the paper's Table 1: logistic regression, SVC with a
+  linear kernel and SVC with an rbf kernel (scikit-learn pipelines with the
+  scaler inside, seeded), for stratified test shares 0.5 / 0.4 / 0.3 / 0.2.
+- :func:`fit_strict_heuristics` finds a few thresholds on the features whose
+  conjunction accepts only acceptable tracks of its training split
+  (precision 1.0 there), for when speed matters more than recall.
+- :class:`Filter` is one fitted filter (classifier or heuristics) that the
+  generator and the live stream call on new tracks: fitted once, pickled into
+  the run folder, and fast on small batches.
+
+Latent coordinates: the latent spaces of VAE and VRASH are different spaces
+and LM and real tracks have none, so filters pooled over models use the
+entropy features only (``include_latent=False``); a per-model filter (the
+stream's: VRASH, one style) includes the sampling vector when present.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from vrashlib.features import WINDOWS, compute_features
+from vrashlib.heuristics import Rule, apply_rules, check_rated, find_rules, precision_recall
+from vrashlib.io import atomic_write_bytes
+from vrashlib.tracks import TrackSet
+
+__all__ = [
+    "METHODS", "PAPER_TABLE1", "SHARES", "Filter", "Rule", "acceptance_by_group", "apply_rules",
+    "classifier_score", "find_rules", "fit_stream_filter", "fit_strict_heuristics",
+    "make_classifier", "pool_mask", "precision_recall", "table1",
+]  # fmt: skip
+
+METHODS: dict[str, str] = {
+    "logreg": "Logistic regression",
+    "svc_linear": "SVC with linear kernel",
+    "svc_rbf": "SVC with rbf kernel",
+}
+SHARES: tuple[float, ...] = (0.5, 0.4, 0.3, 0.2)
+
+# The paper's Table 1: (method, test share) -> (# bad, # good, "good tracks recall on test").
+PAPER_TABLE1: dict[tuple[str, float], tuple[int, int, float]] = {
+    ("logreg", 0.5): (207, 44, 0.79),
+    ("logreg", 0.4): (189, 35, 0.81),
+    ("logreg", 0.3): (162, 24, 0.85),
+    ("logreg", 0.2): (128, 18, 0.86),
+    ("svc_linear", 0.5): (238, 64, 0.74),
+    ("svc_linear", 0.4): (199, 43, 0.78),
+    ("svc_linear", 0.3): (138, 22, 0.84),
+    ("svc_linear", 0.2): (60, 9, 0.85),
+    ("svc_rbf", 0.5): (229, 53, 0.77),
+    ("svc_rbf", 0.4): (205, 39, 0.81),
+    ("svc_rbf", 0.3): (162, 30, 0.81),
+    ("svc_rbf", 0.2): (86, 11, 0.87),
+}
+FILTER_FORMAT = 1  # bump when the pickled Filter layout changes
+
+
+def make_classifier(method: str, seed: int = 0) -> Pipeline:
+    """Scaler + classifier pipeline for one of :data:`METHODS` (default hyper-parameters)."""
+    if method == "logreg":
+        clf = LogisticRegression(max_iter=2000, random_state=seed)
+    elif method == "svc_linear":
+        clf = SVC(kernel="linear", random_state=seed)
+    elif method == "svc_rbf":
+        clf = SVC(kernel="rbf", gamma="scale", random_state=seed)
+    else:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)} or 'heuristic'")
+    return Pipeline([("scale", StandardScaler()), ("clf", clf)])
+
+
+def classifier_score(model: Pipeline, x: np.ndarray) -> np.ndarray:
+    """Probability-like score in (0, 1), 0.5 = decision boundary (logistic of the margin for SVC)."""
+    clf = model[-1]
+    if hasattr(clf, "predict_proba") and not isinstance(clf, SVC):
+        return model.predict_proba(x)[:, list(clf.classes_).index(True)]
+    margin = model.decision_function(x)
+    return 1.0 / (1.0 + np.exp(-margin))
+
+
+def table1(
+    features: pd.DataFrame,
+    good: np.ndarray,
+    shares: tuple[float, ...] = SHARES,
+    seed: int = 0,
+    methods: tuple[str, ...] = tuple(METHODS),
+) -> pd.DataFrame:
+    """Table 1: one row per (method, test share), ours beside the paper's.
+
+    For each share the rated tracks are split (stratified, seeded), the pipeline
+    is fitted on the training part and judged on the test part. Columns:
+    ``n_test``, ``rated_bad`` / ``rated_good`` (test tracks by rating),
+    ``pred_bad`` / ``pred_good`` (test tracks the filter rejects / accepts: our
+    reading of the paper's "# of bad/good tracks"; ``pred_good`` is the number
+    accepted), ``precision_good`` (share of accepted tracks rated good: our
+    reading of the paper's last column), ``recall_good``, ``accuracy``, and
+    the paper's ``paper_bad``, ``paper_good``, ``paper_value``.
+    """
+    x, y = check_rated(features, good)
+    rows = []
+    for method in methods:
+        for share in shares:
+            x_tr, x_te, y_tr, y_te = train_test_split(
+                x, y, test_size=share, random_state=seed, stratify=y
+            )
+            model = make_classifier(method, seed).fit(x_tr, y_tr)
+            pred = model.predict(x_te).astype(bool)
+            precision, recall = precision_recall(pred, y_te)
+            paper = PAPER_TABLE1.get((method, float(share)), (np.nan, np.nan, np.nan))
+            rows.append(
+                {
+                    "method": METHODS[method],
+                    "test_share": float(share),
+                    "n_test": len(y_te),
+                    "rated_bad": int((~y_te).sum()),
+                    "rated_good": int(y_te.sum()),
+                    "pred_bad": int((~pred).sum()),
+                    "pred_good": int(pred.sum()),
+                    "precision_good": precision,
+                    "recall_good": recall,
+                    "accuracy": float((pred == y_te).mean()),
+                    "paper_bad": paper[0],
+                    "paper_good": paper[1],
+                    "paper_value": paper[2],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def acceptance_by_group(
+    features: pd.DataFrame,
+    good: np.ndarray,
+    groups: np.ndarray,
+    *,
+    method: str = "logreg",
+    seed: int = 0,
+    folds: int = 5,
+) -> pd.DataFrame:
+    """What the filter lets through per group (e.g. per model), out of fold.
+
+    Every track is judged by a classifier that did not see it (stratified
+    ``folds``-fold cross-validation). Per group: tracks, share rated good
+    before filtering, share accepted, and share rated good among the accepted
+    (the quality a listener hears after filtering).
+    """
+    x, y = check_rated(features, good)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    pred = cross_val_predict(make_classifier(method, seed), x, y, cv=cv).astype(bool)
+    groups = np.asarray(groups)
+    rows = []
+    for g in pd.unique(groups):
+        m = groups == g
+        precision, recall = precision_recall(pred[m], y[m])
+        rows.append(
+            {
+                "group": g,
+                "n_tracks": int(m.sum()),
+                "rated_good_share": float(y[m].mean()),
+                "accepted": int(pred[m].sum()),
+                "accepted_share": float(pred[m].mean()),
+                "good_share_after_filter": precision,
+                "recall_good": recall,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pool_mask(
+    preferred: np.ndarray, good: np.ndarray, *, min_per_class: int = 10
+) -> tuple[np.ndarray, str]:
+    """Which rated tracks to learn from: the ``preferred`` ones (e.g. generated) if
+    they hold at least ``min_per_class`` acceptable and unacceptable tracks, else all.
+
+    Returns the mask and a sentence saying which pool was used and why (an
+    undertrained model may produce no acceptable track at all; then the rated
+    real tracks supply the positive examples).
+    """
+    preferred, good = np.asarray(preferred, bool), np.asarray(good, bool)
+    n_good, n_bad = int(good[preferred].sum()), int((~good[preferred]).sum())
+    if min(n_good, n_bad) >= min_per_class:
+        return preferred, f"preferred pool: {n_good} acceptable and {n_bad} unacceptable tracks"
+    return np.ones_like(preferred), (
+        f"the preferred pool has only {n_good} acceptable and {n_bad} unacceptable tracks "
+        f"(< {min_per_class}); using all {len(good)} rated tracks "
+        f"({int(good.sum())} acceptable) instead"
+    )
+
+
+def fit_strict_heuristics(
+    features: pd.DataFrame,
+    good: np.ndarray,
+    seed: int = 0,
+    *,
+    test_share: float = 0.3,
+    max_rules: int = 4,
+) -> tuple[list[Rule], pd.DataFrame]:
+    """Strict rules fitted on a stratified training split, judged on the test split.
+
+    Returns the rules and a report with one row per split (``train``, ``test``):
+    tracks, rated good, accepted, precision and recall of the "good" class.
+    """
+    x, y = check_rated(features, good)
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=test_share, random_state=seed, stratify=y)
+    rules = find_rules(features.iloc[tr], y[tr], max_rules=max_rules)
+    rows = []
+    for split, rows_idx in (("train", tr), ("test", te)):
+        acc = apply_rules(rules, features.iloc[rows_idx])
+        precision, recall = precision_recall(acc, y[rows_idx])
+        rows.append(
+            {
+                "split": split,
+                "n_tracks": len(rows_idx),
+                "rated_good": int(y[rows_idx].sum()),
+                "accepted": int(acc.sum()),
+                "precision_good": precision,
+                "recall_good": recall,
+            }
+        )
+    return rules, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- Filter
+@dataclass
+class Filter:
+    """A fitted post-generation filter: features -> score -> accept.
+
+    ``method`` is one of :data:`METHODS` (a scikit-learn pipeline) or
+    ``"heuristic"`` (strict rules). ``columns`` are the feature columns it was
+    fitted on, in order; latent columns ``z*`` among them require tracks with a
+    ``latent`` of the same size.
+    """
+
+    method: str
+    columns: tuple[str, ...]
+    windows: tuple[int, ...]
+    model: Pipeline | None = None
+    rules: tuple[Rule, ...] = ()
+    threshold: float = 0.5
+    info: dict = field(default_factory=dict)
+
+    @property
+    def uses_latent(self) -> bool:
+        return any(c.startswith("z") for c in self.columns)
+
+    @classmethod
+    def fit(
+        cls,
+        tracks: TrackSet,
+        good: np.ndarray,
+        *,
+        method: str = "logreg",
+        seed: int = 0,
+        windows: tuple[int, ...] = WINDOWS,
+        include_latent: bool = True,
+        max_rules: int = 4,
+    ) -> Filter:
+        """Fit on rated tracks (``good``: acceptable, one bool per track)."""
+        feats = compute_features(tracks, windows, include_latent=include_latent)
+        return cls.fit_features(
+            feats, good, method=method, seed=seed, windows=windows, max_rules=max_rules
+        )
+
+    @classmethod
+    def fit_features(
+        cls,
+        features: pd.DataFrame,
+        good: np.ndarray,
+        *,
+        method: str = "logreg",
+        seed: int = 0,
+        windows: tuple[int, ...] = WINDOWS,
+        max_rules: int = 4,
+    ) -> Filter:
+        """Fit on a precomputed feature table (columns of :func:`compute_features`)."""
+        x, y = check_rated(features, good)
+        info = {"n_tracks": len(y), "n_good": int(y.sum()), "seed": seed, "format": FILTER_FORMAT}
+        if method == "heuristic":
+            rules = tuple(find_rules(features, y, max_rules=max_rules))
+            return cls(method, tuple(features.columns), tuple(windows), rules=rules, info=info)
+        model = make_classifier(method, seed).fit(x, y)
+        return cls(method, tuple(features.columns), tuple(windows), model=model, info=info)
+
+    def features(self, tracks: TrackSet) -> pd.DataFrame:
+        """The fitted feature columns for new tracks (raises if latent is needed but missing)."""
+        if self.uses_latent:
+            z_dim = sum(c.startswith("z") for c in self.columns)
+            if tracks.latent is None or tracks.latent.shape[1] != z_dim:
+                got = None if tracks.latent is None else tracks.latent.shape[1]
+                raise ValueError(
+                    f"this filter was fitted with {z_dim} latent coordinates; the tracks have {got}"
+                )
+        feats = compute_features(tracks, self.windows, include_latent=self.uses_latent)
+        return feats.loc[:, list(self.columns)]
+
+    def score(self, tracks: TrackSet) -> np.ndarray:
+        """Probability-like score per track, higher = better (heuristic: share of rules passed)."""
+        feats = self.features(tracks)
+        if self.method == "heuristic":
+            if not self.rules:
+                return np.ones(len(feats))
+            passed = np.stack([apply_rules([r], feats) for r in self.rules], axis=1)
+            return passed.mean(1)
+        return classifier_score(self.model, feats.to_numpy(dtype=np.float64))
+
+    def accept(self, tracks: TrackSet) -> np.ndarray:
+        """True for each track the filter lets through."""
+        if len(tracks) == 0:
+            return np.zeros(0, dtype=bool)
+        s = self.score(tracks)
+        return s >= 1.0 if self.method == "heuristic" else s > self.threshold
+
+    def save(self, path: str | Path) -> Path:
+        """Pickle atomically (load only files you wrote: pickle runs code)."""
+        atomic_write_bytes(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Filter:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no filter at {path}; run notebook 04_filter first")
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh)
+        if not isinstance(obj, cls):
+            raise ValueError(f"{path} holds a {type(obj).__name__}, not a Filter")
+        if obj.info.get("format") != FILTER_FORMAT:
+            raise ValueError(
+                f"{path}: filter format {obj.info.get('format')} != {FILTER_FORMAT}; refit it"
+            )
+        return obj
+
+
+def fit_stream_filter(
+    tracks: TrackSet,
+    good: np.ndarray,
+    *,
+    fallback: tuple[pd.DataFrame, np.ndarray] | None = None,
+    method: str = "logreg",
+    seed: int = 0,
+    windows: tuple[int, ...] = WINDOWS,
+    max_rules: int = 4,
+    min_per_class: int = 10,
+) -> Filter:
+    """The live stream's filter: fitted on one model's tracks of one style, latent included.
+
+    If those tracks hold fewer than ``min_per_class`` acceptable or unacceptable
+    ones and a ``fallback`` pool (entropy features without latent, labels) of
+    other rated tracks is given, the filter is fitted on both together on the
+    entropy features only (the pool mixes models); ``info["pool"]`` says which.
+    """
+    y = np.asarray(good, bool)
+    n_good, n_bad = int(y.sum()), int((~y).sum())
+    if min(n_good, n_bad) >= min_per_class or fallback is None:
+        flt = Filter.fit(tracks, y, method=method, seed=seed, windows=windows, max_rules=max_rules)
+        flt.info["pool"] = f"{len(y)} tracks of the stream's model and style ({n_good} acceptable)"
+        return flt
+    extra, extra_good = fallback
+    feats = pd.concat([compute_features(tracks, windows, include_latent=False), extra])
+    y_all = np.concatenate([y, np.asarray(extra_good, bool)])
+    flt = Filter.fit_features(
+        feats, y_all, method=method, seed=seed, windows=windows, max_rules=max_rules
+    )
+    flt.info["pool"] = (
+        f"only {n_good} acceptable / {n_bad} unacceptable tracks of the stream's model and style "
+        f"(< {min_per_class}); fitted on {len(y_all)} pooled tracks ({int(y_all.sum())} "
+        "acceptable), entropy features only"
+    )
+    return flt
