@@ -23,7 +23,9 @@ from vrashlib.training import train_model
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--dataset", required=True, help="a TrackSet .npz with the split column set")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--devices", default="1")
@@ -46,9 +48,13 @@ def main() -> None:
         overrides["train.threads"] = args.threads
     cfg = load_config("paper", overrides)
     crop = np.minimum(tracks.select(split="train").lengths + 1, cfg.train.max_len).mean()
-    print(f"dataset: {len(tracks)} tracks; accelerator={args.accelerator}; batch={cfg.train.batch_size}; "
-          f"{args.minutes} min per model; mean training window {crop:.0f} events")
-    print(f"{'model':6s} {'steps':>7s} {'seconds':>8s} {'events/s':>10s} {'best val bound (bits/event)':>28s}")
+    print(
+        f"dataset: {len(tracks)} tracks; accelerator={args.accelerator}; batch={cfg.train.batch_size}; "
+        f"{args.minutes} min per model; mean training window {crop:.0f} events"
+    )
+    print(
+        f"{'model':6s} {'steps':>7s} {'seconds':>8s} {'events/s':>10s} {'best val bound (bits/event)':>28s}"
+    )
     for kind in args.kinds:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -59,7 +65,9 @@ def main() -> None:
         steps = int(hist["step"].max()) if len(hist) else 0
         events_per_s = steps * cfg.train.batch_size * crop / max(res.seconds, 1e-9)
         best = val["bound_total"].min() if len(val) else float("nan")
-        print(f"{kind:6s} {steps:7d} {res.seconds:8.0f} {events_per_s:10.0f} {best:28.3f}   (wall {wall:.0f} s)")
+        print(
+            f"{kind:6s} {steps:7d} {res.seconds:8.0f} {events_per_s:10.0f} {best:28.3f}   (wall {wall:.0f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,13 @@ out = paths.figures_dir(PROFILE)
 # %%
 import matplotlib.pyplot as plt
 
-from vrashlib.audio import audio_preview
 from vrashlib.data import load_prepared
 from vrashlib.filtering import Filter
 from vrashlib.io import save_table, savefig
 from vrashlib.models import load_model
 from vrashlib.stream import model_path, run_stream, stream_summary
 from vrashlib.tracks import TrackSet
-from vrashlib.viz import piano_roll
-from vrashlib.viz.stream import plot_stream
+from vrashlib.viz.stream import plot_stream, show_first
 
 model = load_model(model_path(cfg.stream.model, run))
 filt = Filter.load(run / "filter" / "filter.pkl")
@@ -88,8 +86,7 @@ savefig(fig, "fig5_stream", out)
 
 # %%
 played = TrackSet.load(run / "stream" / "melodies.npz")
-piano_roll(played[0], float(played.unit_seconds[0]), title=f"stream melody 0 ({played.ids[0]})")
-audio_preview(played[0], float(played.unit_seconds[0]), seconds=20)
+show_first(played, seconds=20)
 
 # %% [markdown]
 # How this compares with the paper: the paper reports that the stream ran in pseudo

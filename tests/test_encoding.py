@@ -23,7 +23,13 @@ def test_duration_index_snaps_and_flags_off_grid():
 
 
 def test_midi_round_trip_and_rests():
-    ev = np.array([enc.event_from_midi(60, enc.DUR_ONE), enc.event_from_midi(None, 0), enc.event_from_midi(71, 3)])
+    ev = np.array(
+        [
+            enc.event_from_midi(60, enc.DUR_ONE),
+            enc.event_from_midi(None, 0),
+            enc.event_from_midi(71, 3),
+        ]
+    )
     assert ev[0].tolist() == [0, 4, enc.DUR_ONE]
     assert enc.midi_pitch(ev).tolist() == [60, -1, 71]
     with pytest.raises(ValueError, match="outside octaves"):
@@ -56,5 +62,7 @@ def test_validate_rejects_inconsistent_events(bad, message):
 
 
 def test_describe_is_readable():
-    ev = np.array([[0, 4, enc.DUR_ONE], [enc.REST, enc.OCT_NONE, enc.DURATION_RATIOS.index(Fraction(1, 2))]])
+    ev = np.array(
+        [[0, 4, enc.DUR_ONE], [enc.REST, enc.OCT_NONE, enc.DURATION_RATIOS.index(Fraction(1, 2))]]
+    )
     assert enc.describe(ev) == "C4:1 r:1/2"

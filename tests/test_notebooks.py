@@ -26,9 +26,13 @@ def test_notebook_is_thin_and_parameterised(source):
     nb = jupytext.read(source)
     code = [c for c in nb.cells if c.cell_type == "code"]
     first = code[0]
-    assert "parameters" in first.metadata.get("tags", []), "first code cell must be tagged parameters"
+    assert "parameters" in first.metadata.get("tags", []), (
+        "first code cell must be tagged parameters"
+    )
     for node in ast.parse(first.source).body:
-        assert isinstance(node, ast.Assign | ast.AnnAssign), "parameters cell holds assignments only"
+        assert isinstance(node, ast.Assign | ast.AnnAssign), (
+            "parameters cell holds assignments only"
+        )
         ast.literal_eval(node.value)  # flat literals only
     names = {
         t.id
@@ -64,4 +68,6 @@ def test_all_notebooks_run_on_smoke_profile(tmp_path):
     # the smoke run never touches the committed paper figures
     assert {p: p.stat().st_mtime_ns for p in paths.FIGURES.glob("*")} == committed
     executed = tmp_path / "notebooks" / "smoke"
-    assert sorted(p.stem for p in executed.glob("*.ipynb")) == [nb.stem for nb in available_notebooks()]
+    assert sorted(p.stem for p in executed.glob("*.ipynb")) == [
+        nb.stem for nb in available_notebooks()
+    ]

@@ -145,8 +145,35 @@ def test_stream_is_deterministic_under_a_seed(pool):
 
 
 def test_stream_gives_up_when_the_filter_rejects_everything(pool):
-    with pytest.raises(RuntimeError, match="no melody accepted in 3 batches"):
-        take(FakeModel(pool), FakeFilter(reject_all=True), patience=3)
+    from collections import Counter
+
+    counts = Counter()
+    with pytest.warns(RuntimeWarning, match="no melody accepted in 3 batches"):
+        items = take(FakeModel(pool), FakeFilter(reject_all=True), patience=3, counts=counts)
+    assert items == []
+    assert counts["generated"] > 0 and counts["filter"] + counts["empty"] == counts["generated"]
+
+
+def test_empty_stream_is_reported_not_fatal(pool, tmp_path):
+    from vrashlib.config import load_config
+    from vrashlib.viz.stream import plot_stream
+
+    cfg = load_config("smoke", {"stream.patience": 2})
+    with pytest.warns(RuntimeWarning):
+        log = st.run_stream(
+            FakeModel(pool),
+            FakeFilter(reject_all=True),
+            tmp_path,
+            cfg=cfg,
+            sampler=fake_sample,
+            progress=False,
+        )
+    summary = st.stream_summary(log).iloc[0]
+    assert summary.melodies == 0 and summary.rejected_filter > 0
+    assert summary.generated == summary.rejected_filter + summary.rejected_empty
+    assert len(TrackSet.load(tmp_path / "melodies.npz")) == 0
+    assert not (tmp_path / "stream.mid").exists()
+    plot_stream(log)
 
 
 def test_stream_checks_what_the_filter_returns(pool):

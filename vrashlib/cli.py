@@ -14,7 +14,9 @@ from vrashlib.config import PROFILES
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="paper", choices=sorted(PROFILES), help="configuration profile")
+    p.add_argument(
+        "--profile", default="paper", choices=sorted(PROFILES), help="configuration profile"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for every stage")
 
 
@@ -26,13 +28,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="prepare a normalised dataset from the corpus or your files")
-    p.add_argument("--corpus", action="store_true", help="include the music21 corpus (default if no folder given)")
-    p.add_argument("--midi", action="append", default=[], metavar="DIR", help="folder of .mid/.midi files (recursive)")
-    p.add_argument("--music", action="append", default=[], metavar="DIR", help="folder of ABC/MusicXML/kern files")
-    p.add_argument("--style", default=None, help="style label for the tracks of --midi/--music folders")
-    p.add_argument("--out", required=True, help="output folder for the dataset and ingest_report.csv")
-    p.add_argument("--workers", type=int, default=None, help="parsing processes (default: from profile)")
-    p.add_argument("--max-tunes", type=int, default=None, help="seeded subset: tunes per collection/folder")
+    p.add_argument(
+        "--corpus",
+        action="store_true",
+        help="include the music21 corpus (default if no folder given)",
+    )
+    p.add_argument(
+        "--midi",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of .mid/.midi files (recursive)",
+    )
+    p.add_argument(
+        "--music",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of ABC/MusicXML/kern files",
+    )
+    p.add_argument(
+        "--style", default=None, help="style label for the tracks of --midi/--music folders"
+    )
+    p.add_argument(
+        "--out", required=True, help="output folder for the dataset and ingest_report.csv"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="parsing processes (default: from profile)"
+    )
+    p.add_argument(
+        "--max-tunes", type=int, default=None, help="seeded subset: tunes per collection/folder"
+    )
     _add_common(p)
     p.set_defaults(handler="vrashlib.data:prepare_command")
 
@@ -48,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="vrashlib.training:train_command")
 
     p = sub.add_parser("generate", help="sample melodies and write MIDI files")
-    p.add_argument("--model", required=True, help="lm, vae, vrash (from the run folder) or a checkpoint path")
+    p.add_argument(
+        "--model", required=True, help="lm, vae, vrash (from the run folder) or a checkpoint path"
+    )
     p.add_argument("--style", required=True)
     p.add_argument("-n", type=int, default=10, help="number of melodies")
     p.add_argument("--out", required=True, help="folder for the MIDI files")
@@ -59,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="vrashlib.generate:generate_command")
 
     p = sub.add_parser("stream", help="pseudo-live filtered stream of melodies on one thread")
-    p.add_argument("--model", default="vrash", help="lm, vae, vrash (from the run folder) or a checkpoint path")
+    p.add_argument(
+        "--model", default="vrash", help="lm, vae, vrash (from the run folder) or a checkpoint path"
+    )
     p.add_argument("--style", default="bach")
     p.add_argument("--minutes", type=float, default=10.0, help="minutes of music to produce")
     p.add_argument("--out", required=True)

@@ -64,7 +64,9 @@ class ModelConfig:
     z_dim: int = 32
     encoder_hidden: int = 256
     encoder_depth: int = 2
-    kl_warmup_steps: int = 600  # linear KL weight ramp 0 -> 1 (Bowman et al. 2016); ~1/3 of the paper run
+    kl_warmup_steps: int = (
+        600  # linear KL weight ramp 0 -> 1 (Bowman et al. 2016); ~1/3 of the paper run
+    )
     # Nats per latent dimension (batch mean) that the KL term leaves unpenalised (Kingma
     # et al. 2016). With history, an autoregressive decoder can ignore z entirely
     # ("posterior collapse"); 0.1 nats x 32 dims keeps ~3 nats of code per melody in use.

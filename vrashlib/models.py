@@ -74,7 +74,9 @@ class MelodyNet(nn.Module):
         self.emb = nn.ModuleList(
             [
                 nn.Embedding(v + 1, d)
-                for v, d in zip(VOCAB_SIZES, (cfg.pc_embed, cfg.oct_embed, cfg.dur_embed), strict=False)
+                for v, d in zip(
+                    VOCAB_SIZES, (cfg.pc_embed, cfg.oct_embed, cfg.dur_embed), strict=False
+                )
             ]
         )
         self.note_dim = cfg.pc_embed + cfg.oct_embed + cfg.dur_embed

@@ -14,8 +14,10 @@ default: a Raspberry-Pi-class budget).
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -32,6 +34,8 @@ from vrashlib.encoding import durations_in_units
 from vrashlib.io import atomic_write_text
 from vrashlib.playlist import write_segments_midi, write_segments_wav
 from vrashlib.tracks import TrackSet
+
+REJECTIONS = ("filter", "repeat", "copy", "empty")  # why an examined melody was not played
 
 MODEL_KINDS = ("lm", "vae", "vrash")
 
@@ -106,6 +110,7 @@ def stream_melodies(
     threads: int = 1,
     patience: int = 50,
     sampler: Sampler | None = None,
+    counts: Counter | None = None,
 ) -> Iterator[StreamItem]:
     """Yield accepted melodies, back to back, until a limit is reached or the consumer stops.
 
@@ -114,15 +119,19 @@ def stream_melodies(
     derived from ``(seed, batch number)``; ``filt.accept`` / ``filt.score`` judge
     it (``filt=None`` accepts everything), then :class:`RepeatGuard` drops repeats
     and copies. Stops after the melody that reaches ``max_music_seconds``, once
-    ``max_wall_seconds`` have passed, or when the generator is closed. Raises
-    ``RuntimeError`` after ``patience`` batches in a row without an accepted
-    melody. The training n-gram index is built before the clock starts.
+    ``max_wall_seconds`` have passed, or when the generator is closed. After
+    ``patience`` batches in a row without an accepted melody it warns
+    (``RuntimeWarning``, with the rejection tally) and stops: a filter that rejects
+    everything this model writes is a result to report, not a reason to loop
+    forever. ``counts`` (a ``Counter``), when given, is updated in place with the
+    tallies (generated, filter, repeat, copy, empty), also when nothing is
+    accepted. The training n-gram index is built before the clock starts.
     """
     sample = sampler or _default_sampler()
     guard = RepeatGuard(
         training_tracks, ngram=ngram, max_similarity=max_similarity, copy_run=copy_run
     )
-    counts = Counter()
+    counts = Counter() if counts is None else counts
     music, played, dry = 0.0, 0, 0
     with torch_threads(threads):
         start = time.perf_counter()
@@ -180,12 +189,15 @@ def stream_melodies(
                     return
             dry = dry + 1 if played == accepted_before else 0
             if dry >= patience:
-                raise RuntimeError(
-                    f"stream: no melody accepted in {patience} batches in a row "
+                warnings.warn(
+                    f"stream stopped: no melody accepted in {patience} batches in a row "
                     f"({counts['generated']} examined: {counts['filter']} rejected by the filter, "
                     f"{counts['repeat']} repeats, {counts['copy']} training copies, "
-                    f"{counts['empty']} empty); check the model, the filter and the style {style!r}"
+                    f"{counts['empty']} empty); check the model, the filter and the style {style!r}",
+                    RuntimeWarning,
+                    stacklevel=2,
                 )
+                return
 
 
 def _judge(filt: Any | None, tracks: TrackSet) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +270,7 @@ def run_stream(
     for old in melodies.glob("[0-9][0-9][0-9][0-9].mid"):
         old.unlink()  # a previous, longer run's files
     items: list[StreamItem] = []
+    counts: Counter = Counter()
     bar = tqdm(
         total=round(total),
         desc=f"{style} stream",
@@ -280,6 +293,7 @@ def run_stream(
         threads=sc.threads if threads is None else threads,
         patience=sc.patience,
         sampler=sampler,
+        counts=counts,
     )
     try:
         for item in stream:
@@ -292,27 +306,45 @@ def run_stream(
     finally:
         bar.close()
         segments = [(it.events, it.unit_seconds) for it in items]
+        played = TrackSet.from_tracks(
+            [it.events for it in items],
+            (style,),
+            np.zeros(len(items), int),
+            unit_seconds=[it.unit_seconds for it in items],
+            ids=[it.track_id for it in items],
+        )
+        played.save(out / "melodies.npz")  # empty when nothing was accepted
+        for stale in ("stream.mid", "stream.wav"):
+            (out / stale).unlink(missing_ok=True)
         if items:
-            played = TrackSet.from_tracks(
-                [it.events for it in items],
-                (style,),
-                np.zeros(len(items), int),
-                unit_seconds=[it.unit_seconds for it in items],
-                ids=[it.track_id for it in items],
-            )
-            played.save(out / "melodies.npz")
             write_segments_midi(segments, out / "stream.mid", gap_seconds=sc.gap_seconds)
             if wav:
                 write_segments_wav(segments, out / "stream.wav", gap_seconds=sc.gap_seconds)
         log = pd.DataFrame([item_row(it) for it in items], columns=list(LOG_COLUMNS))
+        log.attrs["counts"] = {k: int(counts[k]) for k in ("generated", *REJECTIONS)}
         atomic_write_text(out / "log.csv", log.to_csv(index=False))
+        atomic_write_text(out / "counts.json", json.dumps(log.attrs["counts"], indent=1))
     return log
 
 
-def stream_summary(log: pd.DataFrame, *, threads: int = 1) -> pd.DataFrame:
-    """One row: melodies, music and wall seconds, real-time factor, acceptance, rejections."""
+def stream_summary(
+    log: pd.DataFrame, *, threads: int = 1, counts: dict | None = None
+) -> pd.DataFrame:
+    """One row: melodies, music and wall seconds, real-time factor, acceptance, rejections.
+
+    An empty log (nothing accepted) needs the rejection tally: ``counts``, or the
+    one :func:`run_stream` leaves in ``log.attrs["counts"]``.
+    """
+    counts = counts if counts is not None else log.attrs.get("counts")
     if log.empty:
-        raise ValueError("the stream log is empty: no melody was accepted")
+        if counts is None:
+            raise ValueError("the stream log is empty and no rejection counts were given")
+        row = {"threads": threads, "melodies": 0, "music_seconds": 0.0, "wall_seconds": np.nan}
+        row |= {"realtime_factor": np.nan, "generated": int(counts["generated"])}
+        row["acceptance_rate"] = 0.0
+        row |= {f"rejected_{r}": int(counts[r]) for r in REJECTIONS}
+        row |= {"mean_score": np.nan, "mean_melody_seconds": np.nan}
+        return pd.DataFrame([row])
     last = log.iloc[-1]
     return pd.DataFrame(
         [
@@ -381,6 +413,13 @@ def stream_command(args: Any) -> int:
             threads=args.threads,
         )
     summary = stream_summary(log, threads=args.threads).iloc[0]
+    if summary.melodies == 0:
+        print(
+            f"vrash stream: no melody accepted ({summary.generated} examined, "
+            f"{summary.rejected_filter} rejected by the filter); nothing written to play",
+            file=sys.stderr,
+        )
+        return 1
     print(
         f"{summary.melodies:.0f} melodies, {summary.music_seconds:.0f} s of music in "
         f"{summary.wall_seconds:.1f} s wall ({summary.realtime_factor:.0f}x real time, "

@@ -8,7 +8,14 @@ import numpy as np
 from vrashlib.encoding import N_PITCH_CLASSES, durations_in_units, midi_pitch
 
 
-def piano_roll(events: np.ndarray, unit_seconds: float = 0.25, ax=None, *, title: str | None = None, color: str = "C0"):
+def piano_roll(
+    events: np.ndarray,
+    unit_seconds: float = 0.25,
+    ax=None,
+    *,
+    title: str | None = None,
+    color: str = "C0",
+):
     """Draw one track as a piano roll: time in seconds across, MIDI pitch up."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 2.5))
@@ -17,7 +24,15 @@ def piano_roll(events: np.ndarray, unit_seconds: float = 0.25, ax=None, *, title
     starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
     pitch = midi_pitch(events)
     notes = events[:, 0] < N_PITCH_CLASSES
-    ax.barh(pitch[notes], lengths[notes], left=starts[notes], height=0.8, color=color, edgecolor="k", linewidth=0.3)
+    ax.barh(
+        pitch[notes],
+        lengths[notes],
+        left=starts[notes],
+        height=0.8,
+        color=color,
+        edgecolor="k",
+        linewidth=0.3,
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
     if notes.any():

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-REASONS = ("filter", "repeat", "copy", "empty")
+from vrashlib.stream import REJECTIONS as REASONS
 
 
 def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
@@ -20,6 +20,15 @@ def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax, ax2 = axes
+    if log.empty:  # nothing accepted: say so, and show why with the rejection tally
+        counts = log.attrs.get("counts", {})
+        ax.text(0.5, 0.5, "no melody accepted", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax2.bar(list(REASONS), [counts.get(r, 0) for r in REASONS], color="C3")
+        ax2.set_ylabel(f"rejected melodies (of {counts.get('generated', 0)} examined)")
+        if title:
+            ax.figure.suptitle(title)
+        return axes
     wall = np.concatenate([[0.0], log["wall_seconds"].to_numpy(float)])
     music = np.concatenate([[0.0], log["music_seconds"].to_numpy(float)])
     ax.step(wall, music, where="post", color="C0", label="accepted music")
@@ -45,3 +54,15 @@ def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
     if title:
         ax.figure.suptitle(title)
     return axes
+
+
+def show_first(played, *, seconds: float = 20):
+    """Piano roll and audio excerpt of the stream's first melody (``None`` if it is empty)."""
+    from vrashlib.audio import audio_preview
+    from vrashlib.viz import piano_roll
+
+    if len(played) == 0:
+        print("the stream accepted no melody: nothing to show or play")
+        return None
+    piano_roll(played[0], float(played.unit_seconds[0]), title=f"stream melody 0 ({played.ids[0]})")
+    return audio_preview(played[0], float(played.unit_seconds[0]), seconds=seconds)
