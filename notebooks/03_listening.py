@@ -32,19 +32,16 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-from vrashlib import paths
-from vrashlib.config import load_config
+from vrashlib.notebook import setup
 
-cfg = load_config(PROFILE, OVERRIDES, seed=SEED)
-run = paths.run_dir(PROFILE)
-out = paths.figures_dir(PROFILE)
+cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
 import time
 
 from IPython.display import display
 
-from vrashlib.audio import audio_preview, write_midi
+from vrashlib.audio import audio_preview, write_midi_files
 from vrashlib.data import load_prepared
 from vrashlib.generate import distributions, sample_styles, stats_table
 from vrashlib.io import save_table, savefig
@@ -97,14 +94,9 @@ savefig(fig, "fig_generated_examples", out)
 # %%
 midi_dir = run / "generated" / "midi"
 for kind, ts in generated.items():
+    write_midi_files(ts, midi_dir, per_style=3)
     for style in g.styles:
         sel = ts.select(style=style)
-        for i in range(min(3, len(sel))):
-            write_midi(
-                sel[i],
-                float(sel.unit_seconds[i]),
-                midi_dir / (sel.ids[i].replace("/", "_") + ".mid"),
-            )
         print(f"{kind} / {style}: {sel.ids[0]}")
         display(audio_preview(sel[0], float(sel.unit_seconds[0]), seconds=15))
 print(f"{len(list(midi_dir.glob('*.mid')))} MIDI files in {midi_dir}")

@@ -38,12 +38,9 @@ OVERRIDES = {}
 RATINGS_CSV = ""  # empty: the automatic panel; else a CSV with track_id,rater,rating
 
 # %%
-from vrashlib import paths
-from vrashlib.config import load_config
+from vrashlib.notebook import setup
 
-cfg = load_config(PROFILE, OVERRIDES, seed=SEED)
-run = paths.run_dir(PROFILE)
-out = paths.figures_dir(PROFILE)
+cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
 import matplotlib.pyplot as plt

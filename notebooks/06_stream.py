@@ -27,12 +27,9 @@ SEED = 0
 OVERRIDES = {}
 
 # %%
-from vrashlib import paths
-from vrashlib.config import load_config
+from vrashlib.notebook import setup
 
-cfg = load_config(PROFILE, OVERRIDES, seed=SEED)
-run = paths.run_dir(PROFILE)
-out = paths.figures_dir(PROFILE)
+cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
 import matplotlib.pyplot as plt

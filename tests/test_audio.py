@@ -76,3 +76,24 @@ def test_preview_and_errors(tiny_trackset, tmp_path):
         write_midi(ev, 0.0, tmp_path / "x.mid")
     with pytest.raises(ValueError, match="invalid events"):
         write_midi(np.array([[20, 4, 1]], np.int16), 0.25, tmp_path / "y.mid")
+
+
+def test_write_midi_files_names_by_id_and_limits_per_style(tmp_path):
+    from tests.conftest import random_walk_tracks
+    from vrashlib.audio import write_midi_files
+    from vrashlib.tracks import TrackSet
+
+    ts = TrackSet.from_tracks(
+        random_walk_tracks(6, seed=2),
+        ("bach", "fiddle"),
+        [0, 0, 0, 1, 1, 1],
+        ids=[f"vrash/{s}/{i:04d}" for s, i in zip("bbbfff", range(6), strict=True)],
+    )
+    written = write_midi_files(ts, tmp_path, per_style=2)
+    assert [p.name for p in written] == [
+        "vrash_b_0000.mid",
+        "vrash_b_0001.mid",
+        "vrash_f_0003.mid",
+        "vrash_f_0004.mid",
+    ]
+    assert all(p.stat().st_size > 0 for p in written)

@@ -68,6 +68,22 @@ def write_midi(
     return path
 
 
+def write_midi_files(tracks, out_dir: str | Path, *, per_style: int | None = None) -> list[Path]:
+    """One MIDI file per track of a ``TrackSet``, named after its id (``vrash/bach/0007.mid``
+    becomes ``vrash_bach_0007.mid``); ``per_style`` keeps only the first few of each style."""
+    out_dir = Path(out_dir)
+    written, seen = [], {}
+    for i in range(len(tracks)):
+        style = int(tracks.style[i])
+        seen[style] = seen.get(style, 0) + 1
+        if per_style is not None and seen[style] > per_style:
+            continue
+        path = out_dir / (str(tracks.ids[i]).replace("/", "_") + ".mid")
+        write_midi(tracks[i], float(tracks.unit_seconds[i]), path)
+        written.append(path)
+    return written
+
+
 def read_midi_notes(path: str | Path) -> list[tuple[int, int, int]]:
     """(start tick, length tick, pitch) of every note of a file (for round-trip checks)."""
     import symusic

@@ -323,7 +323,7 @@ def load_run_model(name: str, run: Path) -> MelodyModule:
 def generate_command(args: argparse.Namespace) -> int:
     """``vrash generate --model vrash --style bach -n 10 --out DIR``: MIDI files."""
     from vrashlib import paths
-    from vrashlib.audio import write_midi
+    from vrashlib.audio import write_midi_files
 
     run = Path(args.run) if args.run else paths.run_dir(args.profile)
     try:
@@ -339,11 +339,8 @@ def generate_command(args: argparse.Namespace) -> int:
     except (FileNotFoundError, KeyError, ValueError) as err:
         print(f"vrash generate: {err}")
         return 1
-    out = Path(args.out)
-    for i in range(len(tracks)):
-        name = tracks.ids[i].replace("/", "_") + ".mid"
-        write_midi(tracks[i], float(tracks.unit_seconds[i]), out / name)
-    print(f"{len(tracks)} melodies ({model.kind}, {args.style}) written to {out}")
+    write_midi_files(tracks, args.out)
+    print(f"{len(tracks)} melodies ({model.kind}, {args.style}) written to {Path(args.out)}")
     return 0
 
 
