@@ -6,8 +6,17 @@ import torch
 
 from vrashlib.audio import read_midi_notes
 from vrashlib.config import load_config
-from vrashlib.encoding import END, validate_events, with_end
-from vrashlib.generate import _cells, encode, export_sampler, generate_command, interpolate, sample
+from vrashlib.encoding import END, PC_VOCAB, validate_events, with_end
+from vrashlib.generate import (
+    _cells,
+    duration_given_pc_octave,
+    encode,
+    export_sampler,
+    generate_command,
+    interpolate,
+    octave_given_pc,
+    sample,
+)
 from vrashlib.lightning import save_model
 from vrashlib.models import UNKNOWN
 from vrashlib.training import build_module
@@ -60,7 +69,11 @@ def test_numpy_sampler_reproduces_the_torch_network(module, tiny_trackset):
             sum(tab[prev[:, i]] for i, tab in enumerate(p["tables"])) if p["history"] else 0
         )
         state = _cells(p, np.asarray(xp, np.float32).reshape(1, -1), state)
-        logits = state[-1] @ p["head_w"] + p["head_b"]
+        hidden = state[-1]
+        logits = hidden @ p["head_w"] + p["head_b"]
+        cond_oct, pre = octave_given_pc(p, hidden, ev[t : t + 1, 0].astype(np.int64))
+        cond_dur = duration_given_pc_octave(p, pre, ev[t : t + 1, 1].astype(np.int64))
+        logits = logits + np.concatenate([np.zeros((1, PC_VOCAB)), cond_oct, cond_dur], axis=1)
         torch_logits = torch.cat([out["pc"][t], out["oct"][t], out["dur"][t]], dim=-1).numpy()
         np.testing.assert_allclose(logits, torch_logits, rtol=1e-4, atol=1e-4)
         prev = ev[t : t + 1].astype(np.int64)

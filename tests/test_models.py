@@ -141,3 +141,23 @@ def test_bucketed_batches_cover_every_track_once(tiny_trackset):
     parts = [{i for b in rk.batch_sampler for i, _ in b} for rk in ranks]
     assert not parts[0] & parts[1] and len(ranks[0]) == len(ranks[1])
     np.testing.assert_array_equal(len(list(ranks[0].batch_sampler)), len(ranks[0]))
+
+
+@pytest.mark.parametrize("event_head", [0, 16])
+def test_octave_head_sees_the_pitch_class_only_with_an_event_head(event_head, tiny_trackset):
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    net = build_net("lm", 2, replace(CFG, event_head=event_head)).eval()
+    b = _batch(tiny_trackset)
+    events, style = b["events"], b["style"]
+    other = events.clone()
+    other[..., 0] = (other[..., 0] + 1) % 12  # another pitch class for the same hidden states
+    with torch.no_grad():
+        inputs = net.decoder_input(events.shape[0], style, None, net.history_input(events))
+        hidden, _ = net.decoder(inputs)
+        pc_a, oct_a, dur_a = net.logits(hidden, events)
+        pc_b, oct_b, dur_b = net.logits(hidden, other)
+    torch.testing.assert_close(pc_a, pc_b)  # the pitch-class head never sees the event
+    changed = not torch.allclose(oct_a, oct_b) and not torch.allclose(dur_a, dur_b)
+    assert changed == bool(event_head)

@@ -71,6 +71,9 @@ class ModelConfig:
     # et al. 2016). With history, an autoregressive decoder can ignore z entirely
     # ("posterior collapse"); 0.1 nats x 32 dims keeps ~3 nats of code per melody in use.
     free_bits: float = 0.1
+    # Width of the small layer through which the octave head sees the event's pitch
+    # class and the duration head its pitch class and octave (0 = independent heads).
+    event_head: int = 64
     history_dropout: float = 0.0  # VRASH: share of history tokens replaced by "unknown"
 
 
@@ -98,7 +101,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class GenerateConfig:
     styles: tuple[str, ...] = ("bach", "fiddle")
-    n_per_style: int = 500
+    n_per_style: int = 1000  # per style and model: ~6000 generated tracks to rate (Table 1)
     max_len: int = 256
     temperature: float = 1.0
     batch_size: int = 64
@@ -172,6 +175,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.hidden": 32,
         "model.depth": 2,
         "model.z_dim": 8,
+        "model.event_head": 16,
         "model.encoder_hidden": 32,
         "model.encoder_depth": 1,
         "model.kl_warmup_steps": 10,

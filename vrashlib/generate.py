@@ -88,7 +88,17 @@ def export_sampler(module: MelodyModule) -> dict:
             "w_in": [w.detach().float().T.numpy().copy() for w in dec.w_in],
             "head_w": net.head.weight.detach().float().T.numpy().copy(),
             "head_b": net.head.bias.detach().float().numpy().copy(),
+            "event_head": net.cfg.event_head,
         }
+        if net.cfg.event_head:
+            p["cond_in_w"] = net.cond_in.weight.detach().float().T.numpy().copy()
+            p["cond_in_b"] = net.cond_in.bias.detach().float().numpy().copy()
+            p["cond_pc"] = net.cond_pc.weight.detach().float().numpy().copy()
+            p["cond_oct"] = net.cond_oct.weight.detach().float().numpy().copy()
+            for name in ("oct", "dur"):
+                lin = getattr(net, f"cond_out_{name}")
+                p[f"cond_out_{name}_w"] = lin.weight.detach().float().T.numpy().copy()
+                p[f"cond_out_{name}_b"] = lin.bias.detach().float().numpy().copy()
     H = p["hidden"]  # halve every gate pre-activation: sigmoid(a) = (1 + tanh(a / 2)) / 2
     for arr in (*p["tables"], p["style"], p["w_z"], p["b"], p["r"], *p["w_in"]):
         if arr is not None:
@@ -121,6 +131,24 @@ def _cells(p: dict, xp: np.ndarray, state: np.ndarray) -> np.ndarray:
             s = s + h  # s + t * (candidate - s)
         new[layer] = s
     return new
+
+
+def octave_given_pc(p: dict, hidden: np.ndarray, pc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The octave head's conditional term for the drawn pitch classes, and the
+    duration layer's pre-activation so far (see ``MelodyNet.logits``); zeros
+    without an event head."""
+    if not p["event_head"]:
+        return np.zeros((len(pc), OCT_VOCAB), np.float32), None
+    e = p["event_head"]
+    pre = hidden @ p["cond_in_w"] + p["cond_in_b"] + p["cond_pc"][pc]
+    return np.tanh(pre[:, :e]) @ p["cond_out_oct_w"] + p["cond_out_oct_b"], pre[:, e:]
+
+
+def duration_given_pc_octave(p: dict, pre: np.ndarray | None, octv: np.ndarray) -> np.ndarray:
+    """The duration head's conditional term for the drawn pitch class and octave."""
+    if pre is None:
+        return np.zeros((len(octv), DUR_VOCAB), np.float32)
+    return np.tanh(pre + p["cond_oct"][octv]) @ p["cond_out_dur_w"] + p["cond_out_dur_b"]
 
 
 def _exp_(x: np.ndarray) -> np.ndarray:
@@ -168,15 +196,19 @@ def _sample_batch(
             t_pc, t_oct, t_dur = p["tables"]
             xp = const + t_pc[prev[:, 0]] + t_oct[prev[:, 1]] + t_dur[prev[:, 2]]
         state = _cells(p, xp, state)
-        logits = (state[-1] @ p["head_w"] + p["head_b"]) * inv_t
+        hidden = state[-1]
+        logits = hidden @ p["head_w"] + p["head_b"]
         lp, lo, ld = np.split(logits, [PC_VOCAB, PC_VOCAB + OCT_VOCAB], axis=1)
+        lp = lp * inv_t
         if step == 0:
             lp[:, END] = _MASKED
         u = rng.random((1 if shared_noise else len(alive), 3), dtype=np.float32)
         u = np.broadcast_to(u, (len(alive), 3))
         pc = _draw(lp, u[:, 0])
-        octv = _draw(lo + OCT_MASK[pc], u[:, 1])
-        dur = _draw(ld + DUR_MASK[pc], u[:, 2])
+        cond_oct, pre = octave_given_pc(p, hidden, pc)
+        octv = _draw((lo + cond_oct) * inv_t + OCT_MASK[pc], u[:, 1])
+        cond_dur = duration_given_pc_octave(p, pre, octv)
+        dur = _draw((ld + cond_dur) * inv_t + DUR_MASK[pc], u[:, 2])
         ev = np.stack([pc, octv, dur], axis=1)
         out[step, alive] = ev
         done = pc == END

@@ -86,6 +86,13 @@ class MelodyNet(nn.Module):
         self.decoder = RHN(dec_in, cfg.hidden, cfg.depth, cfg.layers, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, sum(VOCAB_SIZES))  # the three heads in one matrix
+        if cfg.event_head:  # octave | pitch class, duration | pitch class + octave
+            e = cfg.event_head
+            self.cond_in = nn.Linear(cfg.hidden, 2 * e)
+            self.cond_pc = nn.Embedding(PC_VOCAB + 1, 2 * e)
+            self.cond_oct = nn.Embedding(OCT_VOCAB + 1, e)
+            self.cond_out_oct = nn.Linear(e, OCT_VOCAB)
+            self.cond_out_dur = nn.Linear(e, DUR_VOCAB)
         if self.latent:
             self.encoder = RHN(self.note_dim, cfg.encoder_hidden, cfg.encoder_depth)
             self.to_posterior = nn.Linear(cfg.encoder_hidden, 2 * cfg.z_dim)
@@ -124,9 +131,25 @@ class MelodyNet(nn.Module):
             parts.append(z.expand(T, B, -1))
         return torch.cat(parts, dim=-1)
 
-    def logits(self, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Hidden states -> logits of the pitch-class, octave and duration heads."""
-        return tuple(self.head(self.drop(hidden)).split(VOCAB_SIZES, dim=-1))
+    def logits(self, hidden: Tensor, events: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Hidden states -> logits of the pitch-class, octave and duration heads.
+
+        With ``cfg.event_head`` the event is factorised autoregressively,
+        p(pc) p(octave | pc) p(duration | pc, octave): the octave and duration
+        heads also see the (teacher-forced) pitch class and octave of the event
+        they predict, through a small tanh layer. Independent heads would sample
+        a pitch class and an octave that do not belong together (B3 -> C5 instead
+        of B3 -> C4): octave jumps that no melody asked for.
+        """
+        h = self.drop(hidden)
+        pc, octv, dur = self.head(h).split(VOCAB_SIZES, dim=-1)
+        if self.cfg.event_head:
+            e = self.cfg.event_head
+            pre = self.cond_in(h) + self.cond_pc(events[..., 0])
+            g_oct, g_dur = pre.split(e, dim=-1)
+            octv = octv + self.cond_out_oct(torch.tanh(g_oct))
+            dur = dur + self.cond_out_dur(torch.tanh(g_dur + self.cond_oct(events[..., 1])))
+        return pc, octv, dur
 
     # ------------------------------------------------------------ forward
     def forward(
@@ -160,7 +183,7 @@ class MelodyNet(nn.Module):
             p = self.cfg.history_dropout if (self.training and self.latent) else 0.0
             prev = self.history_input(events, p)
         hidden, _ = self.decoder(self.decoder_input(events.shape[0], style, z, prev))
-        out["pc"], out["oct"], out["dur"] = self.logits(hidden)
+        out["pc"], out["oct"], out["dur"] = self.logits(hidden, events)
         return out
 
 
