@@ -133,6 +133,9 @@ X.groupby(level="source").mean().round(2).T
 # paper's values in the `paper_*` columns. The classifiers learn from generated tracks
 # (as the paper's did); if a run's models produce too few acceptable or unacceptable
 # tracks for that, the rated real tracks join the pool and the next cell says so.
+# Acceptable tracks are the minority (about 15 % in the paper, fewer with our panel),
+# so every classifier weights the classes inversely to their frequency; unweighted,
+# they learn to call every track bad, which is accurate and useless as a filter.
 
 # %%
 pool, note = filtering.pool_mask(source != "real", good)
