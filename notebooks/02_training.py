@@ -50,8 +50,9 @@ print(f"model: {cfg.model}\ntraining: {cfg.train}")
 
 # %% [markdown]
 # ## Train the three models with the same budget
-# Each model gets `cfg.train.max_minutes` of wall-clock time (or `max_steps`); the
-# weights with the best validation bound are kept.
+# Each model gets the same number of optimiser steps (`cfg.train.max_steps`, so the
+# run is deterministic under its seed), with `cfg.train.max_minutes` of wall-clock
+# time as a safety cap; the weights with the best validation bound are kept.
 
 # %%
 results = {
