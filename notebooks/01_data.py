@@ -18,8 +18,10 @@
 # tracks**. We rebuild the same pipeline on open data: the music21 corpus (Bach
 # chorales, Palestrina, Monteverdi, Trecento: each voice a track; Essen folk
 # songs, O'Neill's 1850, Ryan's Mammoth, Aird's Airs: each tune a track). Any
-# folder of MIDI / ABC / MusicXML / kern files can be added with
-# `vrash prepare --midi DIR --style NAME --out OUT`.
+# folder of MIDI / ABC / MusicXML / kern files can be added (or used instead) through
+# the settings `data.midi_dirs` / `data.music_dirs` (`"PATH=STYLE"`) and
+# `data.use_corpus`, e.g. in `OVERRIDES` below; the README shows the whole pipeline
+# on your own collection.
 
 # %% tags=["parameters"]
 PROFILE = "paper"
@@ -74,7 +76,7 @@ cfg.data
 # unchanged.
 
 # %%
-prepared = vdata.prepare(cfg.data, run / "dataset")
+prepared = vdata.prepare_from_config(cfg.data, run / "dataset")
 print(vdata.summary(prepared))
 
 # %% [markdown]

@@ -47,7 +47,7 @@ from vrashlib.io import save_table, savefig
 from vrashlib.tracks import TrackSet
 from vrashlib.viz.mi import plot_mi_curves
 
-SECOND = cfg.generate.styles[1]
+FIRST, SECOND = cfg.generate.styles[:2]
 real = load_prepared(run / "dataset").tracks
 vrash = TrackSet.load(run / "generated" / "vrash.npz")
 lm = TrackSet.load(run / "generated" / "lm.npz")
@@ -62,7 +62,7 @@ print(f"second style: {SECOND}; token stream: {cfg.mi.token}; estimator: {cfg.mi
 
 # %%
 sets = {f"real/{s}": real.select(style=s) for s in real.styles}
-for style in ("bach", SECOND):
+for style in (FIRST, SECOND):
     before = vrash.select(style=style)
     sets[f"vrash/{style}"] = before
     sets[f"vrash/{style}/filtered"] = before.subset(np.flatnonzero(filt.accept(before)))
@@ -79,7 +79,7 @@ pd.DataFrame({"tracks": n_tracks, "events": {k: len(v.events) for k, v in sets.i
 curves = {name: mi.mi_curve(ts, cfg.mi, seed=cfg.mi.seed) for name, ts in sets.items()}
 long_form = pd.concat([c.assign(curve=name) for name, c in curves.items()], ignore_index=True)
 save_table(long_form, "fig6_curves", run / "mi", formats=("csv",))
-curves["real/bach"].round(4)
+curves[f"real/{FIRST}"].round(4)
 
 # %% [markdown]
 # Left: the real corpus, one curve per style. Right: the paper's Fig. 6 line-up:
@@ -88,8 +88,8 @@ curves["real/bach"].round(4)
 # Dotted thin lines: the magnitude of the estimate on shuffled tracks (noise floor).
 
 # %%
-generated_view = ["real/bach", f"real/{SECOND}", "vrash/bach", "vrash/bach/filtered"]
-generated_view += [f"vrash/{SECOND}", f"vrash/{SECOND}/filtered", "lm/bach", f"lm/{SECOND}"]
+generated_view = [f"real/{FIRST}", f"real/{SECOND}", f"vrash/{FIRST}", f"vrash/{FIRST}/filtered"]
+generated_view += [f"vrash/{SECOND}", f"vrash/{SECOND}/filtered", f"lm/{FIRST}", f"lm/{SECOND}"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
 real_curves = {k: v for k, v in curves.items() if k.startswith("real/")}
 plot_mi_curves(real_curves, axes[0], title="real tracks by style")
@@ -114,7 +114,9 @@ fits.round(3)
 # when there is nothing to find.
 
 # %%
-curves["real/bach"][["distance", "n_pairs", "mi_bits", "mi_plugin_bits", "noise_floor"]].round(5)
+curves[f"real/{FIRST}"][["distance", "n_pairs", "mi_bits", "mi_plugin_bits", "noise_floor"]].round(
+    5
+)
 
 # %% [markdown]
 # ## The paper's observations, checked on our curves
@@ -134,7 +136,7 @@ curves["real/bach"][["distance", "n_pairs", "mi_bits", "mi_plugin_bits", "noise_
 # `log10 I` to the real curve of the same style.
 
 # %%
-observations = mi.paper_observations(curves, SECOND)
+observations = mi.paper_observations(curves, SECOND, FIRST)
 save_table(observations, "table_fig6_observations", out, formats=("csv", "md"))
 pd.set_option("display.max_colwidth", 200)
 observations

@@ -40,3 +40,29 @@ def test_config_is_frozen_and_lists_become_tuples():
     assert cfg.generate.styles == ("bach",)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.model.hidden = 3  # type: ignore[misc]
+
+
+def test_reproduce_overrides_are_parsed_and_checked(capsys):
+    from vrashlib.cli import main, parse_overrides
+
+    assert parse_overrides(
+        ["train.max_steps=20", "data.use_corpus=false", "data.folder_style=pop"]
+    ) == {
+        "train.max_steps": 20,
+        "data.use_corpus": False,
+        "data.folder_style": "pop",
+    }
+    assert (
+        main(["reproduce", "--profile", "smoke", "--set", "train.max_stepz=3", "--name", "x"]) == 2
+    )
+    assert "unknown setting" in capsys.readouterr().err
+    assert main(["reproduce", "--profile", "paper", "--set", "train.max_steps=3"]) == 2
+    assert "--name" in capsys.readouterr().err
+
+
+def test_a_named_run_never_writes_the_committed_figures(monkeypatch):
+    from vrashlib import paths
+
+    monkeypatch.setenv("VRASH_RUN", "mine")
+    assert paths.figures_dir("paper") == paths.BUILD / "figures" / "mine"
+    assert paths.run_dir("paper") == paths.BUILD / "runs" / "mine"

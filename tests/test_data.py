@@ -256,3 +256,11 @@ def test_vrash_prepare_through_the_cli_entry_point(tmp_path, capsys):
     assert (rep.groupby("source")["tunes_read"].sum() == 2).all()
     assert set(rep["source"]) == set(load_config("smoke").data.collections)
     assert "tracks kept" in capsys.readouterr().out
+
+
+def test_folder_specs_carry_their_style(tmp_path):
+    from vrashlib.data import folders
+
+    got = folders([str(tmp_path), f"{tmp_path}=jazz", "~/x=pop"], "user")
+    assert got[0] == (tmp_path, "user") and got[1] == (tmp_path, "jazz")
+    assert got[2][1] == "pop" and "~" not in str(got[2][0])

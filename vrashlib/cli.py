@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import sys
 
-from vrashlib.config import PROFILES
+from vrashlib.config import PROFILES, load_config
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -102,16 +104,60 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="execute every notebook with papermill")
     p.add_argument("--start", default=None, help="first notebook to run, e.g. 04 (resume)")
     p.add_argument("--only", nargs="*", default=None, help="run only these notebooks, e.g. 01 02")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting (VALUE as JSON, or a bare string), e.g. train.max_steps=2000 "
+        "or 'data.midi_dirs=[\"~/midi=pop\"]'; needs --name",
+    )
+    p.add_argument(
+        "--name",
+        default="",
+        help="name of this run: its results go to build/runs/NAME and build/figures/NAME",
+    )
     _add_common(p)
     p.set_defaults(handler="vrashlib.cli:reproduce_command")
     return parser
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["train.max_steps=2000", "data.use_corpus=false"]`` -> overrides (JSON values)."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value  # a bare string
+    return overrides
+
+
 def reproduce_command(args: argparse.Namespace) -> int:
+    try:
+        overrides = parse_overrides(args.set)
+        load_config(args.profile, overrides)  # unknown keys fail here, not in notebook 01
+    except (ValueError, KeyError) as err:
+        print(f"vrash reproduce: {err}", file=sys.stderr)
+        return 2
+    if overrides and not args.name:
+        print(
+            "vrash reproduce: --set changes the results; give the run a --name so that it "
+            "does not overwrite the profile's figures",
+            file=sys.stderr,
+        )
+        return 2
+    if args.name:
+        os.environ["VRASH_RUN"] = args.name  # read by vrashlib.paths in each notebook kernel
     from vrashlib.reproduce import reproduce
 
     try:
-        written = reproduce(args.profile, seed=args.seed, start=args.start, only=args.only)
+        written = reproduce(
+            args.profile, seed=args.seed, start=args.start, only=args.only, overrides=overrides
+        )
     except RuntimeError as err:
         print(f"vrash reproduce: {err}", file=sys.stderr)
         return 1

@@ -27,7 +27,12 @@ CORPUS_STYLES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class DataConfig:
+    use_corpus: bool = True  # the music21 corpus (the embedded default)
     collections: tuple[str, ...] = tuple(CORPUS_STYLES)
+    # Your own folders, as "PATH" or "PATH=STYLE" (style label defaults to folder_style):
+    midi_dirs: tuple[str, ...] = ()  # .mid/.midi files, recursively
+    music_dirs: tuple[str, ...] = ()  # ABC / MusicXML / kern files, through music21
+    folder_style: str = "user"
     # Tunes sampled (seeded) per collection; None = all. The smoke profile keeps CI fast.
     max_tunes_per_collection: int | None = None
     min_events: int = 16  # shorter tracks carry too little melody to learn from

@@ -168,6 +168,28 @@ def _assemble(units: list[WorkUnit], results: list, cfg: DataConfig):
 
 
 # --------------------------------------------------------------------- API
+def folders(specs: tuple[str, ...] | list[str], default_style: str) -> list[tuple[Path, str]]:
+    """``"PATH"`` or ``"PATH=STYLE"`` strings -> ``(folder, style)`` pairs (``~`` expanded)."""
+    out = []
+    for spec in specs:
+        path, _, style = str(spec).partition("=")
+        out.append((Path(path).expanduser(), style or default_style))
+    return out
+
+
+def prepare_from_config(cfg: DataConfig, out_dir: Path, *, progress: bool = True) -> PreparedData:
+    """:func:`prepare` with the sources the config names (``use_corpus``,
+    ``midi_dirs``, ``music_dirs``): how the notebooks take a user's own folders."""
+    return prepare(
+        cfg,
+        out_dir,
+        midi_dirs=folders(cfg.midi_dirs, cfg.folder_style),
+        music_dirs=folders(cfg.music_dirs, cfg.folder_style),
+        use_corpus=cfg.use_corpus,
+        progress=progress,
+    )
+
+
 def prepare(
     cfg: DataConfig,
     out_dir: Path,

@@ -346,20 +346,22 @@ def log_gap(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float(np.abs(np.log10(a.loc[m, "mi_bits"]) - np.log10(b.loc[m, "mi_bits"])).mean())
 
 
-def paper_observations(curves: dict[str, pd.DataFrame], second: str) -> pd.DataFrame:
+def paper_observations(
+    curves: dict[str, pd.DataFrame], second: str, first: str = "bach"
+) -> pd.DataFrame:
     """Check each of the paper's Fig. 6 observations on our curves.
 
-    ``curves`` holds ``real/bach``, ``real/<second>``, ``vrash/bach``,
-    ``vrash/bach/filtered``, ``vrash/<second>``, ``vrash/<second>/filtered`` and
-    ``lm/bach``. One row per observation: ``observation``, ``ours`` (the numbers
+    ``curves`` holds ``real/<first>``, ``real/<second>``, ``vrash/<first>``,
+    ``vrash/<first>/filtered``, ``vrash/<second>``, ``vrash/<second>/filtered`` and
+    ``lm/<first>`` (the paper's first style is Bach). One row per observation: ``observation``, ``ours`` (the numbers
     compared) and ``agrees`` (``yes``/``no``, or ``n/a`` with the reason when a
     curve has fewer than two distances above the noise floor shared with its
     partner, e.g. a filtered set that the filter emptied).
     """
-    vb, vbf, rb, lm = "vrash/bach", "vrash/bach/filtered", "real/bach", "lm/bach"
+    vb, vbf, rb, lm = f"vrash/{first}", f"vrash/{first}/filtered", f"real/{first}", f"lm/{first}"
     vs, vsf, rs = f"vrash/{second}", f"vrash/{second}/filtered", f"real/{second}"
     checks = [
-        ("Bach-stylised VRASH (filtered) keeps higher MI at long distances than real Bach",
+        (f"{first}-stylised VRASH (filtered) keeps higher MI at long distances than real {first}",
          vbf, rb, "tail"),
         (f"VRASH in the second style ({second}) has the MI profile closest to real data",
          vs, rs, "closest"),

@@ -6,7 +6,8 @@ folder (caches, runs, executed notebooks) elsewhere, e.g. to a bigger disk.
 
 Profiles: the ``paper`` profile writes its figures and tables to the committed
 ``figures/`` folder; every other profile writes them under
-``build/figures/<profile>/`` so that a smoke run never overwrites them.
+``build/figures/<profile>/`` so that a smoke run never overwrites them, and a
+named run (``VRASH_RUN``) under ``build/figures/<name>/``.
 """
 
 from __future__ import annotations
@@ -22,23 +23,33 @@ CACHE = BUILD / "cache"
 PAPER_PROFILE = "paper"
 
 
+# A named run (``vrash reproduce --name NAME``, e.g. on your own MIDI folder) keeps its
+# run folder and figures under that name, apart from the profile's.
+def run_name() -> str:
+    """The current named run (environment variable ``VRASH_RUN``), or ``""``."""
+    return os.environ.get("VRASH_RUN", "")
+
+
 def figures_dir(profile: str) -> Path:
     """Where a profile's figures and tables go (created on demand)."""
-    path = FIGURES if profile == PAPER_PROFILE else BUILD / "figures" / profile
+    if run_name():
+        path = BUILD / "figures" / run_name()
+    else:
+        path = FIGURES if profile == PAPER_PROFILE else BUILD / "figures" / profile
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def run_dir(profile: str) -> Path:
     """The run folder through which the notebooks of one profile hand results on."""
-    path = BUILD / "runs" / profile
+    path = BUILD / "runs" / (run_name() or profile)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def executed_notebooks_dir(profile: str) -> Path:
     """Where papermill writes the executed copies of the notebooks."""
-    path = BUILD / "notebooks" / profile
+    path = BUILD / "notebooks" / (run_name() or profile)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
