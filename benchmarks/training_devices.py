@@ -5,7 +5,7 @@ paper profile's sizes, changing only the Trainer's accelerator/devices (and,
 optionally, the batch size), and prints train events/s and the best validation
 bound (bits/event). Run it on our CPU and on a GPU to see what a GPU changes:
 
-    python benchmarks/bench_training_devices.py --dataset build/runs/paper/dataset/tracks.npz \
+    python benchmarks/training_devices.py --dataset build/runs/paper/dataset/tracks.npz \
         --accelerator gpu --minutes 2
 """
 
