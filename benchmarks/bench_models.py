@@ -19,14 +19,13 @@ import time
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from vrashlib.config import load_config
 from vrashlib.encoding import DUR_ONE, END
-from vrashlib.generate import _sample_batch, export_sampler
 from vrashlib.models import build_net
 from vrashlib.rhn import RHN
+from vrashlib.sampler import export_sampler, sample_batches
 from vrashlib.tracks import TrackSet
 from vrashlib.training import build_module
 
@@ -47,14 +46,19 @@ def train_throughput(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
     return x.shape[0] * x.shape[1] * repeats / (time.perf_counter() - start)
 
 
-def sampling(p: dict, batch: int, steps: int) -> float:
-    """Seconds per event of the numpy sampler with the end marker disabled."""
-    p = dict(p, head_b=p["head_b"].copy())
-    p["head_b"][END] = -1e30  # every melody runs to max_len: a clean per-event cost
+def sampling(module, batch: int, steps: int, threads: int = 1) -> float:
+    """Seconds per event of ``vrashlib.sampler`` (numpy below batch 8, torch from 8)
+    with the end marker disabled, so that every melody runs to ``steps`` events.
+    With ``threads`` > 1, that many batches run at once, one per thread."""
+    with torch.no_grad():
+        module.net.head.bias[END] = -1e30
+    p = export_sampler(module)
     z = np.zeros((batch, p["z_dim"]), np.float32) if p["latent"] else None
+    jobs = [(batch, z, np.random.default_rng(i)) for i in range(2 * threads)]
+    sample_batches(p, 0, jobs[:threads], max_len=8, temperature=1.0, threads=threads)  # warm-up
     start = time.perf_counter()
-    out = _sample_batch(p, 0, z, batch, steps, 1.0, np.random.default_rng(0), False)
-    return (time.perf_counter() - start) / sum(len(o) for o in out)
+    out = sample_batches(p, 0, jobs, max_len=steps, temperature=1.0, threads=threads)
+    return (time.perf_counter() - start) / sum(len(m) for part in out for m in part)
 
 
 def main() -> None:
@@ -105,22 +109,15 @@ def main() -> None:
         rate = T * B * reps / (time.perf_counter() - start)
         print(f"full {kind:5s} network (heads, encoder), 2 threads, batch {B}: {rate:8.0f} ev/s")
 
-    print("== sampling (paper-size VRASH, numpy sampler)")
+    print("== sampling (paper-size VRASH, vrashlib.sampler)")
     module = build_module("vrash", tracks, cfg).eval()
-    p = export_sampler(module)
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        sec = sampling(p, 1, 512)
-        print(
-            f"batch 1, 1 thread: {sec * 1e3:.4f} ms/event, {UNIT_SECONDS / sec:.0f}x real time "
-            f"(at {UNIT_SECONDS} s/event)"
-        )
-        sec = sampling(p, 64, 256)
-        print(f"batch 64, 1 thread: {1 / sec:.0f} events/s")
-    torch.set_num_threads(2)
-    with threadpool_limits(2):
-        sec = sampling(p, 64, 256)
-        print(f"batch 64, 2 threads: {1 / sec:.0f} events/s")
+    for threads, batch, steps in ((1, 1, 1024), (1, 64, 256), (2, 64, 256)):
+        sec = sampling(module, batch, steps, threads)
+        how = "one batch at a time" if threads == 1 else f"{threads} batches at once"
+        line = f"batch {batch:2d}, {threads} thread(s), {how}: {sec * 1e3:.4f} ms/event, {1 / sec:7.0f} events/s"
+        if batch == 1:
+            line += f", {UNIT_SECONDS / sec:.0f}x real time (at {UNIT_SECONDS} s/event)"
+        print(line)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"== peak memory (RSS) of this process, training included: {peak:.0f} MiB")
 

@@ -6,19 +6,17 @@ import torch
 
 from vrashlib.audio import read_midi_notes
 from vrashlib.config import load_config
-from vrashlib.encoding import END, PC_VOCAB, validate_events, with_end
-from vrashlib.generate import (
-    _cells,
-    duration_given_pc_octave,
-    encode,
-    export_sampler,
-    generate_command,
-    interpolate,
-    octave_given_pc,
-    sample,
-)
+from vrashlib.encoding import END, validate_events, with_end
+from vrashlib.generate import encode, generate_command, interpolate, sample
 from vrashlib.lightning import save_model
-from vrashlib.models import UNKNOWN
+from vrashlib.sampler import (
+    _DUR0,
+    _OCT0,
+    TORCH_MIN_BATCH,
+    NumpyDecoder,
+    TorchDecoder,
+    export_sampler,
+)
 from vrashlib.training import build_module
 
 torch.set_num_threads(1)
@@ -30,8 +28,9 @@ def module(request, tiny_trackset):
     return build_module(request.param, tiny_trackset, CFG).eval()
 
 
-def test_sample_returns_valid_tracks(module):
-    ts = sample(module, 10, "fiddle", max_len=30, seed=1, batch_size=4)
+@pytest.mark.parametrize("batch_size", [4, TORCH_MIN_BATCH])  # numpy and torch decoders
+def test_sample_returns_valid_tracks(module, batch_size):
+    ts = sample(module, 10, "fiddle", max_len=30, seed=1, batch_size=batch_size)
     assert len(ts) == 10 and ts.styles == ("bach", "fiddle")
     assert set(ts.style_names()) == {"fiddle"}
     assert ts.ids[7] == f"{module.kind}/fiddle/0007"
@@ -52,31 +51,41 @@ def test_sample_is_deterministic_under_a_seed(module):
     assert a.content_hash() == b.content_hash() != c.content_hash()
 
 
-def test_numpy_sampler_reproduces_the_torch_network(module, tiny_trackset):
-    """Feed a real melody step by step through the exported sampler: logits equal
-    the torch network's teacher-forced logits."""
+def test_melodies_do_not_depend_on_the_number_of_threads(module):
+    """Batches are independent (own uniforms), so running two at once changes nothing."""
+    kw = dict(max_len=25, seed=5, batch_size=TORCH_MIN_BATCH)
+    one = sample(module, 3 * TORCH_MIN_BATCH + 2, "bach", threads=1, **kw)
+    two = sample(module, 3 * TORCH_MIN_BATCH + 2, "bach", threads=2, **kw)
+    assert one.content_hash() == two.content_hash()
+    assert torch.get_num_threads() == 1  # restored (this module runs torch on one thread)
+
+
+@pytest.mark.parametrize("decoder_cls", [NumpyDecoder, TorchDecoder])
+def test_sampler_decoders_reproduce_the_torch_network(module, tiny_trackset, decoder_cls):
+    """Feed a real melody step by step through each decoder of the sampler: its
+    logits equal the network's teacher-forced logits (three rows, one melody)."""
     p = export_sampler(module)
     ev = with_end(tiny_trackset[3])
-    z = np.random.default_rng(0).standard_normal((1, CFG.model.z_dim)).astype(np.float32)
-    events = torch.from_numpy(ev.astype(np.int64))[:, None]
+    z = np.random.default_rng(0).standard_normal((3, CFG.model.z_dim)).astype(np.float32)
+    z[1] = z[0]  # rows 0 and 1 identical, row 2 another z
+    events = torch.from_numpy(ev.astype(np.int64))[:, None].expand(-1, 3, -1)
     with torch.inference_mode():
-        out = module.net(events, torch.tensor([len(ev)]), torch.tensor([1]), z=torch.from_numpy(z))
-    const = p["style"][1] + p["b"][0, 0] + (z @ p["w_z"] if p["latent"] else 0)
-    state = np.zeros((p["r"].shape[0], 1, p["hidden"]), np.float32)
-    prev = np.array([UNKNOWN])
-    for t in range(len(ev)):
-        xp = const + (
-            sum(tab[prev[:, i]] for i, tab in enumerate(p["tables"])) if p["history"] else 0
+        net_out = module.net(
+            events, torch.full((3,), len(ev)), torch.tensor([1, 1, 1]), z=torch.from_numpy(z)
         )
-        state = _cells(p, np.asarray(xp, np.float32).reshape(1, -1), state)
-        hidden = state[-1]
-        logits = hidden @ p["head_w"] + p["head_b"]
-        cond_oct, pre = octave_given_pc(p, hidden, ev[t : t + 1, 0].astype(np.int64))
-        cond_dur = duration_given_pc_octave(p, pre, ev[t : t + 1, 1].astype(np.int64))
-        logits = logits + np.concatenate([np.zeros((1, PC_VOCAB)), cond_oct, cond_dur], axis=1)
-        torch_logits = torch.cat([out["pc"][t], out["oct"][t], out["dur"][t]], dim=-1).numpy()
-        np.testing.assert_allclose(logits, torch_logits, rtol=1e-4, atol=1e-4)
-        prev = ev[t : t + 1].astype(np.int64)
+        dec = decoder_cls(p, 1, z if p["latent"] else None, 3)
+        prev = dec.start()
+        as_index = np.asarray if decoder_cls is NumpyDecoder else torch.as_tensor
+        for t in range(len(ev)):
+            logits = np.array(dec.numpy(dec.advance(*prev)))  # a copy: the decoder reuses buffers
+            if p["event_head"]:
+                pc = as_index(np.full(3, ev[t, 0], np.int64))
+                octv = as_index(np.full(3, ev[t, 1], np.int64))
+                logits[:, _OCT0:_DUR0] += dec.numpy(dec.octave(pc))
+                logits[:, _DUR0:] += dec.numpy(dec.duration(octv))
+            want = torch.cat([net_out[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
+            np.testing.assert_allclose(logits, want, rtol=1e-4, atol=1e-4)
+            prev = tuple(as_index(np.full(3, ev[t, i], np.int64)) for i in range(3))
 
 
 def test_melodies_stop_at_the_end_marker_or_max_len(tiny_trackset):

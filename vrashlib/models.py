@@ -144,12 +144,21 @@ class MelodyNet(nn.Module):
         h = self.drop(hidden)
         pc, octv, dur = self.head(h).split(VOCAB_SIZES, dim=-1)
         if self.cfg.event_head:
-            e = self.cfg.event_head
-            pre = self.cond_in(h) + self.cond_pc(events[..., 0])
-            g_oct, g_dur = pre.split(e, dim=-1)
-            octv = octv + self.cond_out_oct(torch.tanh(g_oct))
-            dur = dur + self.cond_out_dur(torch.tanh(g_dur + self.cond_oct(events[..., 1])))
+            cond_oct, g_dur = self.octave_given_pc(h, events[..., 0])
+            octv = octv + cond_oct
+            dur = dur + self.duration_given_octave(g_dur, events[..., 1])
         return pc, octv, dur
+
+    def octave_given_pc(self, h: Tensor, pc: Tensor) -> tuple[Tensor, Tensor]:
+        """The event head's octave term for pitch classes ``pc``, and the duration
+        layer's pre-activation so far (the sampler draws pc, then octave, then duration)."""
+        pre = self.cond_in(h) + self.cond_pc(pc)
+        g_oct, g_dur = pre.split(self.cfg.event_head, dim=-1)
+        return self.cond_out_oct(torch.tanh(g_oct)), g_dur
+
+    def duration_given_octave(self, g_dur: Tensor, octv: Tensor) -> Tensor:
+        """The event head's duration term, given pitch class (in ``g_dur``) and octave."""
+        return self.cond_out_dur(torch.tanh(g_dur + self.cond_oct(octv)))
 
     # ------------------------------------------------------------ forward
     def forward(
