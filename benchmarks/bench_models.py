@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -59,6 +60,10 @@ def sampling(module, batch: int, steps: int, threads: int = 1) -> float:
     start = time.perf_counter()
     out = sample_batches(p, 0, jobs, max_len=steps, temperature=1.0, threads=threads)
     return (time.perf_counter() - start) / sum(len(m) for part in out for m in part)
+
+
+def _arrays(v) -> list[np.ndarray]:
+    return [a for x in v for a in _arrays(x)] if isinstance(v, list) else [v]
 
 
 def main() -> None:
@@ -118,6 +123,21 @@ def main() -> None:
         if batch == 1:
             line += f", {UNIT_SECONDS / sec:.0f}x real time (at {UNIT_SECONDS} s/event)"
         print(line)
+    print("== batch 1, 1 thread, against the decoder width: where the time goes")
+    print("   (weights read per event vs a core's 2 MiB L2 cache; the GEMM floor at batch 64)")
+    for hidden in (128, 192, 256):
+        small = build_module("vrash", tracks, replace(cfg, model=replace(cfg.model, hidden=hidden)))
+        p = export_sampler(small.eval())
+        mib = sum(a.nbytes for m in ("r", "head_w", "out_dur_w") for a in _arrays(p["np"][m]))
+        sec = sampling(small, 1, 512)
+        print(
+            f"hidden {hidden}: {mib / 2**20:.2f} MiB of weights per event, {sec * 1e3:.4f} ms/event"
+        )
+    flops = 2 * (L * H * 2 * H + H * p["head_w"].shape[1] + cfg.model.event_head * 395)
+    print(
+        f"batch 64: {flops / 1e3:.0f} kFLOP per event in matrix products; at the ~166 GFLOP/s "
+        f"float32 peak of one AVX-512 core that alone allows {166e9 / flops:.0f} events/s"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"== peak memory (RSS) of this process, training included: {peak:.0f} MiB")
 

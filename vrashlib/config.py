@@ -114,7 +114,7 @@ class GenerateConfig:
     max_len: int = 256
     temperature: float = 1.0
     batch_size: int = 64
-    threads: int = 1  # sampling threads; one is fastest at batch <= 64
+    threads: int = 2  # batches sampled at once, one thread each; melodies do not depend on it
     seed: int = 0
 
 

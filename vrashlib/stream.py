@@ -7,8 +7,9 @@ filter, drops what the filter rejects, drops repeats (:class:`vrashlib.dedup.Rep
 and yields each accepted melody with its score and running totals (music
 seconds produced vs wall-clock seconds spent). :func:`run_stream` writes the
 melodies as MIDI files plus one continuous MIDI (and WAV) file; ``vrash stream``
-is its command line. Everything runs on ``threads`` torch threads (one by
-default: a Raspberry-Pi-class budget).
+is its command line. Sampling runs each batch on one thread (see
+:mod:`vrashlib.sampler`); feature extraction and scoring run on ``threads``
+torch threads (one by default: a Raspberry-Pi-class budget).
 """
 
 from __future__ import annotations
