@@ -50,12 +50,12 @@ def train_throughput(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
 def sampling(module, batch: int, steps: int, threads: int = 1) -> float:
     """Seconds per event of ``vrashlib.sampler`` (numpy below batch 8, torch from 8)
     with the end marker disabled, so that every melody runs to ``steps`` events.
-    With ``threads`` > 1, that many batches run at once, one per thread."""
+    With ``threads`` > 1, that many batches run at once, one per core (process start included)."""
     with torch.no_grad():
         module.net.head.bias[END] = -1e30
     p = export_sampler(module)
     z = np.zeros((batch, p["z_dim"]), np.float32) if p["latent"] else None
-    jobs = [(batch, z, np.random.default_rng(i)) for i in range(2 * threads)]
+    jobs = [(batch, z, np.random.default_rng(i)) for i in range(4 * threads)]
     sample_batches(p, 0, jobs[:threads], max_len=8, temperature=1.0, threads=threads)  # warm-up
     start = time.perf_counter()
     out = sample_batches(p, 0, jobs, max_len=steps, temperature=1.0, threads=threads)
@@ -118,7 +118,7 @@ def main() -> None:
     module = build_module("vrash", tracks, cfg).eval()
     for threads, batch, steps in ((1, 1, 1024), (1, 64, 256), (2, 64, 256)):
         sec = sampling(module, batch, steps, threads)
-        how = "one batch at a time" if threads == 1 else f"{threads} batches at once"
+        how = "one batch at a time" if threads == 1 else f"{threads} batches at once (processes)"
         line = f"batch {batch:2d}, {threads} thread(s), {how}: {sec * 1e3:.4f} ms/event, {1 / sec:7.0f} events/s"
         if batch == 1:
             line += f", {UNIT_SECONDS / sec:.0f}x real time (at {UNIT_SECONDS} s/event)"
