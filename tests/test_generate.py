@@ -1,4 +1,5 @@
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from vrashlib.audio import read_midi_notes
 from vrashlib.config import load_config
 from vrashlib.encoding import END, validate_events, with_end
 from vrashlib.generate import encode, generate_command, interpolate, sample
+from vrashlib.kernels import sample_compiled
 from vrashlib.lightning import save_model
 from vrashlib.sampler import (
     _DUR0,
@@ -16,6 +18,7 @@ from vrashlib.sampler import (
     NumpyDecoder,
     TorchDecoder,
     export_sampler,
+    sample_batch,
 )
 from vrashlib.training import build_module
 
@@ -86,6 +89,30 @@ def test_sampler_decoders_reproduce_the_torch_network(module, tiny_trackset, dec
             want = torch.cat([net_out[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
             np.testing.assert_allclose(logits, want, rtol=1e-4, atol=1e-4)
             prev = tuple(as_index(np.full(3, ev[t, i], np.int64)) for i in range(3))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("variant", ["smoke", "no event head, two layers"])
+def test_compiled_loop_samples_what_the_numpy_decoder_samples(
+    module, tiny_trackset, batch, variant
+):
+    """The numba loop (batches below TORCH_MIN_BATCH) is the numpy decoder's
+    algorithm with the same random stream: the same melodies, temperature and
+    shared noise included."""
+    if variant != "smoke":
+        cfg = replace(CFG, model=replace(CFG.model, event_head=0, layers=2))
+        module = build_module(module.kind, tiny_trackset, cfg).eval()
+    p = export_sampler(module)
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((batch, p["z_dim"])).astype(np.float32) if p["latent"] else None
+    for temperature, shared in ((1.0, False), (0.6, True)):
+        kw = dict(max_len=40, temperature=temperature, shared_noise=shared)
+        got = sample_compiled(p, 1, z, batch, rng=np.random.default_rng(11), **kw)
+        want = sample_batch(NumpyDecoder(p, 1, z, batch), rng=np.random.default_rng(11), **kw)
+        assert [len(m) for m in got] == [len(m) for m in want]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+            validate_events(g)
 
 
 def test_melodies_stop_at_the_end_marker_or_max_len(tiny_trackset):

@@ -135,6 +135,15 @@ def _to_numpy(v, fix=None):
     return fix(a) if fix else a
 
 
+def _input_constant(p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> np.ndarray:
+    """Style embedding, z and bias through the first input projection: ``(batch, 2H)``."""
+    w = p["np"]
+    const = np.broadcast_to(w["style"][style_idx] + w["bias"], (batch, 2 * p["hidden"])).copy()
+    if p["latent"]:
+        const += z.astype(np.float32) @ w["w_z"]
+    return const
+
+
 class NumpyDecoder:
     """One batch of melodies on the exported numpy weights (see the module docstring)."""
 
@@ -143,9 +152,7 @@ class NumpyDecoder:
     def __init__(self, p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> None:
         self.p, w, H = p, p["np"], p["hidden"]
         self.w = w
-        self.const = np.broadcast_to(w["style"][style_idx] + w["bias"], (batch, 2 * H)).copy()
-        if p["latent"]:
-            self.const += z.astype(np.float32) @ w["w_z"]
+        self.const = _input_constant(p, style_idx, z, batch)
         self.state = np.zeros((len(w["r"]), batch, H), np.float32)
         self._buffers = [np.empty((batch, k), np.float32) for k in (2 * H, 2 * H, len(w["head_b"]))]
         self._bind()
@@ -406,6 +413,12 @@ _INHERITED: dict = {}  # the settings of the running sample_batches call, for fo
 def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
     torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
     size, z, rng = job
+    if size < TORCH_MIN_BATCH:
+        try:
+            from vrashlib.kernels import sample_compiled
+        except ImportError:  # pragma: no cover - numba is a dependency; a safety net
+            return sample_batch(NumpyDecoder(p, style_idx, z, size), rng=rng, **kwargs)
+        return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
     with torch.inference_mode():
         return sample_batch(make_decoder(p, style_idx, z, size), rng=rng, **kwargs)
 
