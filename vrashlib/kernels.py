@@ -10,7 +10,9 @@ exported weights as :class:`vrashlib.sampler.NumpyDecoder` (gates halved, so
 so it samples exactly what the numpy decoder samples, up to float rounding.
 
 Each matrix is read once per step for all melodies of the batch (the loop over
-melodies is inside the loop over the matrix's rows).
+melodies is inside the loop over the matrix's rows). numba compiles these
+functions on first use (a few seconds) and caches the machine code beside this
+file (``cache=True``), so later processes start at once.
 """
 
 from __future__ import annotations

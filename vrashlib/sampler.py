@@ -7,24 +7,23 @@ duration). The end marker is not allowed as the very first event.
 
 :func:`export_sampler` folds the note embeddings into the decoder's input
 projection (one ``(vocab, 2H)`` table per note field) and the style, z and bias
-into one constant per melody. Two decoders run the step on those weights; the
-faster one depends on the batch size:
+into one constant per melody, so the input of a step is three table rows added
+to a constant; the pitch-class head and the event head's input layer are one
+matrix. What runs the step depends on the batch size (:func:`sample_batches`):
 
-* :class:`TorchDecoder` (batches of ``TORCH_MIN_BATCH`` melodies or more) runs
-  on torch tensors: a torch operator costs a few microseconds of overhead,
-  shared by the whole batch, and its matrix products (MKL) are faster than
-  numpy's at batch 64.
-* :class:`NumpyDecoder` (smaller batches, above all the one-melody live stream)
-  runs on float32 numpy arrays and preallocated buffers. At batch 1 torch's
-  per-operator overhead alone (~50 operators a step) would exceed the 0.1 ms
-  per event budget; numpy's is a fraction of it.
+* batches of ``TORCH_MIN_BATCH`` melodies or more: :class:`TorchDecoder`, on
+  torch tensors. A step is ``depth + 3`` matrix products (MKL, near the core's
+  peak: ~460 us of a ~900 us step at batch 64) and ~50 small operators whose
+  few microseconds of overhead each the batch shares.
+* smaller batches, above all the one-melody live stream: the compiled loop of
+  :mod:`vrashlib.kernels`, which runs :class:`NumpyDecoder`'s algorithm on the
+  same float32 weights and random stream. As ~50 numpy calls a step, the calls
+  alone cost more than the arithmetic (0.17 ms per event at batch 1); compiled,
+  a step is ~0.08 ms, most of it reading 2.1 MiB of weights. :class:`NumpyDecoder`
+  stays as the readable reference, and the fallback without numba.
 
-The decoder input of a step is the sum of three table rows and a constant. The
-pitch-class head and the event head's input layer are one matrix, so a step
-costs ``depth + 3`` matrix products: at batch 64 about 430 us of the ~900 us a
-step takes on one core of our CPU; the rest is per-operator overhead.
-
-``tests/test_generate.py`` checks both against the network's teacher-forced logits.
+``tests/test_generate.py`` checks both decoders against the network's
+teacher-forced logits, and the compiled loop's melodies against the numpy decoder's.
 """
 
 from __future__ import annotations
