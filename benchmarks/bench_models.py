@@ -3,7 +3,11 @@
 1. Training throughput (events/s, forward + backward + Adam step) of our RHN
    against ``nn.LSTM`` of the same width and layer count, on the same batch.
 2. Sampling from a paper-size VRASH: one melody at batch 1 on one thread (ms per
-   event and real-time factor at the median tempo of the source), and a batch of 64.
+   event and real-time factor at a typical tempo of the corpus), batches of 64 on
+   one thread, and two batches of 64 at once on the two cores (worker processes,
+   their start included). Then where the time goes: batch 1 against the decoder
+   width (weights read per event vs the L2 cache), and the arithmetic floor of
+   batch 64 at one core's peak.
 3. Peak memory (RSS) of training.
 
 Targets (2-core CPU): RHN (hidden 256, depth 3) >= 40k events/s at 2 threads and

@@ -292,14 +292,6 @@ class TorchDecoder:
         self.const, self.state = self.const[rows], [s[rows] for s in self.state]
 
 
-def make_decoder(
-    p: dict, style_idx: int, z: np.ndarray | None, batch: int
-) -> NumpyDecoder | TorchDecoder:
-    """The decoder that is faster for this batch size (both sample the same model)."""
-    cls = TorchDecoder if batch >= TORCH_MIN_BATCH else NumpyDecoder
-    return cls(p, style_idx, z, batch)
-
-
 def sample_batch(
     decoder: NumpyDecoder | TorchDecoder,
     max_len: int,
@@ -340,11 +332,9 @@ def sample_batch(
         ld[:, DUR_NONE] = _MASKED
         dur = xp.where(pc != END, decoder.draw(ld, u[:, 2:3]), DUR_NONE)
         pc_np = to_np(pc)
-        out[step, alive, 0], out[step, alive, 1], out[step, alive, 2] = (
-            pc_np,
-            to_np(octv),
-            to_np(dur),
-        )
+        out[step, alive, 0] = pc_np
+        out[step, alive, 1] = to_np(octv)
+        out[step, alive, 2] = to_np(dur)
         done = pc_np == END
         if done.any():
             lengths[alive[done]] = step
@@ -374,7 +364,8 @@ def sample_batches(
     batch. On Linux the batches go to ``threads`` forked worker processes, which
     inherit the weights: in threads of one process, the ~50 small operators of
     each step serialise on Python's GIL, and two threads gained only ~20 %
-    where two processes double the rate. Elsewhere, threads. Batches are
+    where two processes double the rate. Elsewhere (or inside a daemonic
+    process, which may not fork workers), threads. Batches are
     independent (own uniforms, own z), so the melodies do not depend on
     ``threads``.
     """
@@ -389,7 +380,7 @@ def sample_batches(
     old = torch.get_num_threads()
     try:
         with threadpool_limits(1):
-            if workers > 1 and _FORK:
+            if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
                 _INHERITED.update(settings)
                 try:
                     with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -419,7 +410,7 @@ def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndar
             return sample_batch(NumpyDecoder(p, style_idx, z, size), rng=rng, **kwargs)
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
     with torch.inference_mode():
-        return sample_batch(make_decoder(p, style_idx, z, size), rng=rng, **kwargs)
+        return sample_batch(TorchDecoder(p, style_idx, z, size), rng=rng, **kwargs)
 
 
 def _run_inherited(job: tuple) -> list[np.ndarray]:
