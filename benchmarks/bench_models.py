@@ -30,9 +30,10 @@ from vrashlib.config import load_config
 from vrashlib.encoding import DUR_ONE, END
 from vrashlib.models import build_net
 from vrashlib.rhn import RHN
-from vrashlib.sampler import export_sampler, sample_batches
+from vrashlib.sampler import export_sampler
 from vrashlib.tracks import TrackSet
 from vrashlib.training import build_module
+from vrashlib.workers import sample_batches
 
 UNIT_SECONDS = 0.25  # a typical median event length of the corpus (seconds)
 

@@ -54,16 +54,6 @@ def test_sample_is_deterministic_under_a_seed(module):
     assert a.content_hash() == b.content_hash() != c.content_hash()
 
 
-def test_melodies_do_not_depend_on_the_number_of_threads(module):
-    """Batches are independent (own uniforms), so running two at once changes nothing."""
-    kw = dict(max_len=25, seed=5, batch_size=TORCH_MIN_BATCH)
-    before = torch.get_num_threads()
-    one = sample(module, 3 * TORCH_MIN_BATCH + 2, "bach", threads=1, **kw)
-    two = sample(module, 3 * TORCH_MIN_BATCH + 2, "bach", threads=2, **kw)
-    assert one.content_hash() == two.content_hash()
-    assert torch.get_num_threads() == before  # the caller's setting is restored
-
-
 @pytest.mark.parametrize("decoder_cls", [NumpyDecoder, TorchDecoder])
 def test_sampler_decoders_reproduce_the_torch_network(module, tiny_trackset, decoder_cls):
     """Feed a real melody step by step through each decoder of the sampler: its

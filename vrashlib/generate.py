@@ -19,8 +19,9 @@ import torch
 
 from vrashlib.encoding import DUR_NONE, DUR_VOCAB, N_PITCH_CLASSES, PC_VOCAB
 from vrashlib.lightning import MelodyModule
-from vrashlib.sampler import export_sampler, sample_batches
+from vrashlib.sampler import export_sampler
 from vrashlib.tracks import TrackSet
+from vrashlib.workers import sample_batches
 
 
 def _style_index(module: MelodyModule, style: str) -> int:

@@ -9,7 +9,8 @@ duration). The end marker is not allowed as the very first event.
 projection (one ``(vocab, 2H)`` table per note field) and the style, z and bias
 into one constant per melody, so the input of a step is three table rows added
 to a constant; the pitch-class head and the event head's input layer are one
-matrix. What runs the step depends on the batch size (:func:`sample_batches`):
+matrix. What runs the step depends on the batch size
+(:func:`vrashlib.workers.sample_batches` picks):
 
 * batches of ``TORCH_MIN_BATCH`` melodies or more: :class:`TorchDecoder`, on
   torch tensors. A step is ``depth + 3`` matrix products (MKL, near the core's
@@ -28,15 +29,9 @@ teacher-forced logits, and the compiled loop's melodies against the numpy decode
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
-import sys
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
 
 from vrashlib.encoding import (
     DUR_NONE,
@@ -345,73 +340,3 @@ def sample_batch(
             pc, octv, dur = pc[keep], octv[keep], dur[keep]
             decoder.keep(keep)
     return [out[: lengths[b], b].copy() for b in range(batch)]
-
-
-def sample_batches(
-    p: dict,
-    style_idx: int,
-    batches: list[tuple[int, np.ndarray | None, np.random.Generator]],
-    *,
-    max_len: int,
-    temperature: float,
-    shared_noise: bool = False,
-    threads: int = 1,
-) -> list[list[np.ndarray]]:
-    """Sample several batches, each ``(size, z or None, rng)``, ``threads`` at once.
-
-    Every batch runs on one thread: at batch 64 the matrix products are too
-    small for two threads to share one well, so a second core takes a second
-    batch. On Linux the batches go to ``threads`` forked worker processes, which
-    inherit the weights: in threads of one process, the ~50 small operators of
-    each step serialise on Python's GIL, and two threads gained only ~20 %
-    where two processes double the rate. Elsewhere (or inside a daemonic
-    process, which may not fork workers), threads. Batches are
-    independent (own uniforms, own z), so the melodies do not depend on
-    ``threads``.
-    """
-    settings = dict(
-        p=p,
-        style_idx=style_idx,
-        max_len=max_len,
-        temperature=temperature,
-        shared_noise=shared_noise,
-    )
-    workers = min(threads, len(batches))
-    old = torch.get_num_threads()
-    try:
-        with threadpool_limits(1):
-            if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
-                _INHERITED.update(settings)
-                try:
-                    with multiprocessing.get_context("fork").Pool(workers) as pool:
-                        return pool.map(_run_inherited, batches, chunksize=1)
-                finally:
-                    _INHERITED.clear()
-            run = functools.partial(_run_batch, **settings)
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    return list(pool.map(run, batches))
-            return [run(job) for job in batches]
-    finally:
-        torch.set_num_threads(old)
-
-
-_FORK = sys.platform == "linux"  # fork is the cheap way to hand the weights to workers
-_INHERITED: dict = {}  # the settings of the running sample_batches call, for forked workers
-
-
-def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
-    torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
-    size, z, rng = job
-    if size < TORCH_MIN_BATCH:
-        try:
-            from vrashlib.kernels import sample_compiled
-        except ImportError:  # pragma: no cover - numba is a dependency; a safety net
-            return sample_batch(NumpyDecoder(p, style_idx, z, size), rng=rng, **kwargs)
-        return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
-    with torch.inference_mode():
-        return sample_batch(TorchDecoder(p, style_idx, z, size), rng=rng, **kwargs)
-
-
-def _run_inherited(job: tuple) -> list[np.ndarray]:
-    return _run_batch(job, **_INHERITED)
