@@ -51,11 +51,17 @@ class TrainResult:
     cached: bool = False  # True: an up-to-date model.ckpt was found, nothing trained
 
 
+# Bump when a change to the models or the training code changes the trained
+# weights, so that cached checkpoints are retrained. 2: the RHN's hand-written
+# backward pass (same forward, gradients rounded differently).
+TRAINING_REVISION = 2
+
+
 def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
     """Hash of what determines the trained weights (not the hardware it ran on)."""
     train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in HARDWARE_FIELDS}
     blob = json.dumps(
-        [kind, dataclasses.asdict(cfg.model), train, tracks.content_hash()],
+        [TRAINING_REVISION, kind, dataclasses.asdict(cfg.model), train, tracks.content_hash()],
         sort_keys=True,
         default=str,
     )
