@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vrashlib.rhn import RHN, RHNLayerFunction, rhn_reference
+from vrashlib.rhn import _POOL, RHN, RHNLayerFunction, rhn_reference
 
 torch.set_num_threads(1)
 
@@ -80,6 +80,22 @@ def test_training_forward_is_bit_identical_to_the_plain_loop():
     with torch.no_grad():
         out_plain, final_plain = rhn(x)
     assert torch.equal(out, out_plain) and torch.equal(final, final_plain)
+
+
+def test_work_buffers_return_to_the_pool_and_are_reused():
+    torch.manual_seed(3)
+    rhn = RHN(5, 8, depth=2)
+    x = torch.randn(6, 3, 5)
+    out, _ = rhn(x)
+    out.sum().backward()
+    del out  # the graph, and with it the forward pass's three buffers, is freed
+    n_free = len(_POOL._free)
+    assert n_free >= 5  # three from the forward pass, two from the backward pass
+    out, final = rhn(x)
+    assert len(_POOL._free) == n_free - 3
+    with torch.no_grad():
+        want, want_final = rhn(x)
+    assert torch.equal(out, want) and torch.equal(final, want_final)
 
 
 def test_step_equals_forward():

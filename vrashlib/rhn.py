@@ -131,7 +131,9 @@ class _BufferPool:
     """
 
     def __init__(self, max_bytes: int = 2 << 30) -> None:
-        self.max_bytes, self._free, self._lock = max_bytes, [], threading.Lock()
+        # Reentrant: a garbage collection inside ``take`` may free a graph, whose
+        # lease then calls ``give`` on the same thread.
+        self.max_bytes, self._free, self._lock = max_bytes, [], threading.RLock()
 
     def take(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
         n = math.prod(shape)
@@ -165,7 +167,10 @@ class _Lease:
         self.buffers = buffers
 
     def __del__(self) -> None:
-        _POOL.give(*self.buffers)
+        try:
+            _POOL.give(*self.buffers)
+        except Exception:  # interpreter shutdown: nothing is left to reuse them
+            pass
 
 
 class RHNLayerFunction(torch.autograd.Function):
