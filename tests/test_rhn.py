@@ -98,6 +98,18 @@ def test_work_buffers_return_to_the_pool_and_are_reused():
     assert torch.equal(out, want) and torch.equal(final, want_final)
 
 
+def test_mixed_precision_training_step_runs_the_recurrence_in_float32():
+    torch.manual_seed(4)
+    rhn = RHN(5, 8, depth=2, layers=2)
+    x = torch.randn(6, 3, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, final = rhn(x)
+        loss = out.float().square().mean() + final.float().sum()
+    loss.backward()
+    assert out.dtype == torch.float32
+    assert all(p.grad.dtype == torch.float32 and p.grad.isfinite().all() for p in rhn.parameters())
+
+
 def test_step_equals_forward():
     rhn = _layer(2, 3)
     x = torch.randn(5, 4, 5, dtype=torch.float64)

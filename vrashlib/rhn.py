@@ -192,6 +192,14 @@ class RHNLayerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp: Tensor, s0: Tensor, r: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        # Under mixed precision (autocast) the recurrence still runs in the weights'
+        # precision: inputs are cast to it and autocast is off inside.
+        with torch.autocast(xp.device.type, enabled=False):
+            xp, s0, b = xp.to(r.dtype), s0.to(r.dtype), b.to(r.dtype)
+            return RHNLayerFunction._forward(ctx, xp, s0, r, b)
+
+    @staticmethod
+    def _forward(ctx, xp: Tensor, s0: Tensor, r: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
         T, B, H, depth = xp.shape[0], xp.shape[1], s0.shape[1], r.shape[0]
         # states[m, t]: the state before micro-step m of time step t; states[0, t + 1]
         # is the output of time step t. Candidates and gates get buffers of their own,
@@ -216,6 +224,7 @@ class RHNLayerFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_out: Tensor, g_last: Tensor):
         states, cand, gates, r = ctx.saved_tensors
+        g_out, g_last = g_out.to(r.dtype), g_last.to(r.dtype)
         depth, T, B, H = cand.shape
         d_cand, d_gate = _POOL.take(cand.shape, cand), _POOL.take(gates.shape, gates)
         r_cand = [m[:, :H].T for m in r.unbind(0)]
