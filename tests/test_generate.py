@@ -12,8 +12,8 @@ from vrashlib.generate import encode, generate_command, interpolate, sample
 from vrashlib.kernels import sample_compiled
 from vrashlib.lightning import save_model
 from vrashlib.sampler import (
-    _DUR0,
-    _OCT0,
+    DUR_START,
+    OCT_START,
     TORCH_MIN_BATCH,
     NumpyDecoder,
     TorchDecoder,
@@ -75,8 +75,8 @@ def test_sampler_decoders_reproduce_the_torch_network(module, tiny_trackset, dec
             if p["event_head"]:
                 pc = as_index(np.full(3, ev[t, 0], np.int64))
                 octv = as_index(np.full(3, ev[t, 1], np.int64))
-                logits[:, _OCT0:_DUR0] += dec.numpy(dec.octave(pc))
-                logits[:, _DUR0:] += dec.numpy(dec.duration(octv))
+                logits[:, OCT_START:DUR_START] += dec.numpy(dec.octave(pc))
+                logits[:, DUR_START:] += dec.numpy(dec.duration(octv))
             want = torch.cat([net_out[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
             np.testing.assert_allclose(logits, want, rtol=1e-4, atol=1e-4)
             prev = tuple(as_index(np.full(3, ev[t, i], np.int64)) for i in range(3))

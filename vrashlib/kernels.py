@@ -25,10 +25,8 @@ from numba import njit
 
 from vrashlib.encoding import DUR_NONE, END, N_PITCH_CLASSES, OCT_NONE, OCT_VOCAB, PC_VOCAB
 from vrashlib.models import UNKNOWN
-from vrashlib.sampler import _input_constant
+from vrashlib.sampler import DUR_START, MASKED, OCT_START, input_constant
 
-_OCT0, _DUR0 = PC_VOCAB, PC_VOCAB + OCT_VOCAB
-_MASKED = np.float32(-1e30)
 _UNKNOWN = np.array(UNKNOWN, np.int64)
 
 
@@ -124,10 +122,10 @@ def sample_rows(
         prev[row] = _UNKNOWN
         lengths[row] = max_len
     rows = np.arange(n)
-    lp = np.empty(_OCT0, np.float32)
+    lp = np.empty(OCT_START, np.float32)
     lo = np.empty(OCT_VOCAB, np.float32)
-    ld = np.empty(n_logits - _DUR0, np.float32)
-    term = np.empty(n_logits - _DUR0, np.float32)
+    ld = np.empty(n_logits - DUR_START, np.float32)
+    term = np.empty(n_logits - DUR_START, np.float32)
     g = np.empty(2 * e, np.float32)
     pos = 0
     for step in range(max_len):
@@ -142,10 +140,10 @@ def sample_rows(
             else:
                 at = pos + 3 * k
             o = out[k]
-            for j in range(_OCT0):
+            for j in range(OCT_START):
                 lp[j] = o[j] * inv_t if inv_t != 1.0 else o[j]
             if step == 0:
-                lp[END] = _MASKED
+                lp[END] = MASKED
             pc = _draw(lp, u[at])
             if e:
                 for j in range(2 * e):
@@ -153,7 +151,7 @@ def sample_rows(
                 for i in range(e):
                     g[i] = math.tanh(g[i])
             for j in range(OCT_VOCAB):  # o + (tanh(g_oct) @ oct_w + oct_b), as numpy does
-                lo[j] = o[_OCT0 + j]
+                lo[j] = o[OCT_START + j]
                 if e:
                     acc = np.float32(0.0)
                     for i in range(e):
@@ -161,10 +159,10 @@ def sample_rows(
                     lo[j] += acc + oct_b[j]
                 if inv_t != 1.0:
                     lo[j] *= inv_t
-            lo[OCT_NONE] = _MASKED
+            lo[OCT_NONE] = MASKED
             octv = _draw(lo, u[at + 1]) if pc < N_PITCH_CLASSES else OCT_NONE
             for j in range(len(ld)):
-                ld[j] = o[_DUR0 + j]
+                ld[j] = o[DUR_START + j]
             if e:
                 term[:] = 0.0
                 for i in range(e):
@@ -176,7 +174,7 @@ def sample_rows(
             if inv_t != 1.0:
                 for j in range(len(ld)):
                     ld[j] *= inv_t
-            ld[DUR_NONE] = _MASKED
+            ld[DUR_NONE] = MASKED
             dur = _draw(ld, u[at + 2]) if pc != END else DUR_NONE
             events[step, row, 0], events[step, row, 1], events[step, row, 2] = pc, octv, dur
             prev[row, 0], prev[row, 1], prev[row, 2] = pc, octv, dur
@@ -203,7 +201,7 @@ def sample_compiled(
     compiled loop (:func:`sample_rows`): same weights, same random stream, so
     the same melodies up to float rounding, at a fraction of the cost per event.
     """
-    const = _input_constant(p, style_idx, z, batch)
+    const = input_constant(p, style_idx, z, batch)
     u = rng.random(max_len * 3 * (1 if shared_noise else batch), dtype=np.float32)
     events = np.zeros((max_len, batch, 3), np.int16)
     lengths = np.empty(batch, np.int64)

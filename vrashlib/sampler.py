@@ -44,8 +44,8 @@ from vrashlib.encoding import (
 from vrashlib.models import UNKNOWN, MelodyNet
 
 TORCH_MIN_BATCH = 8  # from this batch size on, steps run on torch (MKL); below, numpy
-_MASKED = -1e30  # an impossible outcome: exp(-1e30 - max) is 0 in float32
-_OCT0, _DUR0 = PC_VOCAB, PC_VOCAB + OCT_VOCAB  # where the octave / duration logits start
+MASKED = -1e30  # an impossible outcome: exp(-1e30 - max) is 0 in float32
+OCT_START, DUR_START = PC_VOCAB, PC_VOCAB + OCT_VOCAB  # where the octave / duration logits start
 
 
 def fold(net: MelodyNet) -> dict[str, torch.Tensor | None]:
@@ -129,7 +129,7 @@ def _to_numpy(v, fix=None):
     return fix(a) if fix else a
 
 
-def _input_constant(p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> np.ndarray:
+def input_constant(p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> np.ndarray:
     """Style embedding, z and bias through the first input projection: ``(batch, 2H)``."""
     w = p["np"]
     const = np.broadcast_to(w["style"][style_idx] + w["bias"], (batch, 2 * p["hidden"])).copy()
@@ -146,7 +146,7 @@ class NumpyDecoder:
     def __init__(self, p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> None:
         self.p, w, H = p, p["np"], p["hidden"]
         self.w = w
-        self.const = _input_constant(p, style_idx, z, batch)
+        self.const = input_constant(p, style_idx, z, batch)
         self.state = np.zeros((len(w["r"]), batch, H), np.float32)
         self._buffers = [np.empty((batch, k), np.float32) for k in (2 * H, 2 * H, len(w["head_b"]))]
         self._bind()
@@ -312,19 +312,19 @@ def sample_batch(
         logits = decoder.advance(pc, octv, dur)
         u = rng.random((1 if shared_noise else len(alive), 3), dtype=np.float32)
         u = u if xp is np else torch.from_numpy(u)
-        lp = logits[:, :_OCT0] * inv_t if inv_t != 1.0 else logits[:, :_OCT0]
+        lp = logits[:, :OCT_START] * inv_t if inv_t != 1.0 else logits[:, :OCT_START]
         if step == 0:
-            lp[:, END] = _MASKED
+            lp[:, END] = MASKED
         pc = decoder.draw(lp, u[:, 0:1])
-        lo = logits[:, _OCT0:_DUR0]
+        lo = logits[:, OCT_START:DUR_START]
         lo = lo + decoder.octave(pc) if event_head else lo
         lo = lo * inv_t if inv_t != 1.0 else lo
-        lo[:, OCT_NONE] = _MASKED  # a note has an octave, a rest has none:
+        lo[:, OCT_NONE] = MASKED  # a note has an octave, a rest has none:
         octv = xp.where(pc < N_PITCH_CLASSES, decoder.draw(lo, u[:, 1:2]), OCT_NONE)
-        ld = logits[:, _DUR0:]
+        ld = logits[:, DUR_START:]
         ld = ld + decoder.duration(octv) if event_head else ld
         ld = ld * inv_t if inv_t != 1.0 else ld
-        ld[:, DUR_NONE] = _MASKED
+        ld[:, DUR_NONE] = MASKED
         dur = xp.where(pc != END, decoder.draw(ld, u[:, 2:3]), DUR_NONE)
         pc_np = to_np(pc)
         out[step, alive, 0] = pc_np
