@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_data.py --paper    # the whole corpus (minutes)
 
 Prints MIDI files parsed per second on one core with symusic (the parser
-``vrashlib.sources`` uses) and with music21, on the real MIDI files that ship
+``vrashlib.data.sources`` uses) and with music21, on the real MIDI files that ship
 with music21, and their ratio; then the time to prepare a dataset from scratch
 and to load it again from the cache.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from vrashlib import paths
 from vrashlib.config import load_config
-from vrashlib.data import prepare, summary
-from vrashlib.sources import parse_midi
+from vrashlib.data.prepare import prepare, summary
+from vrashlib.data.sources import parse_midi
 
 
 def files_per_second(fn, files: list[Path], min_seconds: float) -> float:

@@ -16,10 +16,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import random_walk_tracks  # noqa: E402
-from vrashlib.features import compute_features  # noqa: E402
-from vrashlib.filtering import Filter, table1  # noqa: E402
-from vrashlib.panel import fit_panel  # noqa: E402
-from vrashlib.tracks import TrackSet  # noqa: E402
+from vrashlib.data.tracks import TrackSet  # noqa: E402
+from vrashlib.filter.autorater import fit_panel  # noqa: E402
+from vrashlib.filter.classifiers import Filter, table1  # noqa: E402
+from vrashlib.filter.features import compute_features  # noqa: E402
 
 
 def _timed(fn, repeat: int = 1) -> float:

@@ -21,14 +21,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import random_walk_tracks  # noqa: E402
-from vrashlib import mi, paths  # noqa: E402
+from vrashlib import paths  # noqa: E402
+from vrashlib.analysis import mi
 from vrashlib.config import load_config  # noqa: E402
-from vrashlib.tracks import TrackSet  # noqa: E402
+from vrashlib.data.tracks import TrackSet  # noqa: E402
 
 
 def corpus(run: Path) -> tuple[TrackSet, str]:
     if (run / "dataset" / "tracks.npz").exists():
-        from vrashlib.data import load_prepared
+        from vrashlib.data.prepare import load_prepared
 
         return load_prepared(run / "dataset").tracks, f"prepared corpus in {run / 'dataset'}"
     walks = random_walk_tracks(12_000, seed=0, min_len=20, max_len=100)

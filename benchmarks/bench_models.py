@@ -27,13 +27,13 @@ import torch
 from torch import nn
 
 from vrashlib.config import load_config
-from vrashlib.encoding import DUR_ONE, END
-from vrashlib.models import build_net
-from vrashlib.rhn import RHN
-from vrashlib.sampler import export_sampler
-from vrashlib.tracks import TrackSet
-from vrashlib.training import build_module
-from vrashlib.workers import sample_batches
+from vrashlib.data.encoding import DUR_ONE, END
+from vrashlib.data.tracks import TrackSet
+from vrashlib.models.network import build_net
+from vrashlib.models.rhn import RHN
+from vrashlib.models.training import build_module
+from vrashlib.sampling.sampler import export_sampler
+from vrashlib.sampling.workers import sample_batches
 
 UNIT_SECONDS = 0.25  # a typical median event length of the corpus (seconds)
 
@@ -53,7 +53,7 @@ def train_throughput(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
 
 
 def sampling(module, batch: int, steps: int, threads: int = 1) -> float:
-    """Seconds per event of ``vrashlib.sampler`` (numpy below batch 8, torch from 8)
+    """Seconds per event of ``vrashlib.sampling.sampler`` (numpy below batch 8, torch from 8)
     with the end marker disabled, so that every melody runs to ``steps`` events.
     With ``threads`` > 1, that many batches run at once, one per core (process start included)."""
     with torch.no_grad():
@@ -119,7 +119,7 @@ def main() -> None:
         rate = T * B * reps / (time.perf_counter() - start)
         print(f"full {kind:5s} network (heads, encoder), 2 threads, batch {B}: {rate:8.0f} ev/s")
 
-    print("== sampling (paper-size VRASH, vrashlib.sampler)")
+    print("== sampling (paper-size VRASH, vrashlib.sampling.sampler)")
     module = build_module("vrash", tracks, cfg).eval()
     for threads, batch, steps in ((1, 1, 1024), (1, 64, 256), (2, 64, 256)):
         sec = sampling(module, batch, steps, threads)

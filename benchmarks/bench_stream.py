@@ -24,27 +24,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import random_walk_tracks  # noqa: E402
 from vrashlib import paths  # noqa: E402
 from vrashlib.config import load_config  # noqa: E402
-from vrashlib.dedup import RepeatGuard  # noqa: E402
-from vrashlib.encoding import durations_in_units  # noqa: E402
-from vrashlib.filtering import Filter  # noqa: E402
-from vrashlib.generate import sample  # noqa: E402
-from vrashlib.stream import item_row, model_path, stream_melodies, stream_summary  # noqa: E402
-from vrashlib.tracks import TrackSet  # noqa: E402
+from vrashlib.data.encoding import durations_in_units  # noqa: E402
+from vrashlib.data.tracks import TrackSet  # noqa: E402
+from vrashlib.filter.classifiers import Filter  # noqa: E402
+from vrashlib.sampling.generate import sample  # noqa: E402
+from vrashlib.stream.dedup import RepeatGuard  # noqa: E402
+from vrashlib.stream.live import item_row, model_path, stream_melodies, stream_summary  # noqa: E402
 
 
 def setup(cfg, run: Path, style: str):
     """Model, filter and training melodies: from the run folder, or stand-ins."""
     ckpt = model_path(cfg.stream.model, run)
     if ckpt.exists() and (run / "filter" / "filter.pkl").exists() and (run / "dataset").exists():
-        from vrashlib.data import load_prepared
-        from vrashlib.models import load_model
+        from vrashlib.data.prepare import load_prepared
+        from vrashlib.models.module import load_model
 
         source = f"run folder {run}"
         model = load_model(ckpt)
         filt = Filter.load(run / "filter" / "filter.pkl")
         training = load_prepared(run / "dataset").tracks.select(split="train")
         return model, filt, training, source
-    from vrashlib.training import build_module
+    from vrashlib.models.training import build_module
 
     source = f"stand-ins (no trained {cfg.stream.model} model / filter / dataset in {run})"
     walks = random_walk_tracks(15_000, seed=0, min_len=20, max_len=120)

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from vrashlib.config import load_config
-from vrashlib.tracks import TrackSet
-from vrashlib.training import train_model
+from vrashlib.data.tracks import TrackSet
+from vrashlib.models.training import train_model
 
 
 def main() -> None:

@@ -37,9 +37,9 @@ cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from vrashlib import data as vdata
-from vrashlib.encoding import describe
-from vrashlib.io import save_table, savefig
+from vrashlib.data import prepare as vdata
+from vrashlib.data.encoding import describe
+from vrashlib.files import save_table, savefig
 from vrashlib.viz.data import example_index, fig_data_overview
 
 cfg.data
@@ -47,7 +47,7 @@ cfg.data
 # %% [markdown]
 # ## Normalisation, step by step
 #
-# Per track (`vrashlib.normalise`, documented there):
+# Per track (`vrashlib.data.normalise`, documented there):
 #
 # 1. **One melodic line.** A part or MIDI track may be polyphonic; the *skyline*
 #    rule keeps, at each onset, the highest note (hidden if a higher note still
@@ -131,7 +131,7 @@ print(describe(prepared.tracks[i], limit=24))
 #
 # Train / validation / test by track, stratified by style, seeded
 # (`cfg.data.val_fraction`, `cfg.data.test_fraction`). Later notebooks load the
-# dataset with `vrashlib.data.load_prepared(run / "dataset")`.
+# dataset with `vrashlib.data.prepare.load_prepared(run / "dataset")`.
 
 # %%
 prepared.manifest["split_counts"]

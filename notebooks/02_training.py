@@ -20,7 +20,7 @@
 # network as the reference baseline: "LM and VRASH demonstrate comparable cross
 # entropy"; VRASH is "only marginally better" than the LM; the VAE is worse.
 #
-# **Here.** `vrashlib.models` builds the three as one network with two switches
+# **Here.** `vrashlib.models.network` builds the three as one network with two switches
 # (latent z, history). Each is trained with the same budget (`cfg.train`) on the
 # train split of the prepared corpus; validation cross-entropy is measured in bits
 # per event (pitch class + octave + duration heads). Training resumes if
@@ -37,10 +37,10 @@ from vrashlib.notebook import setup
 cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
-from vrashlib.data import load_prepared
-from vrashlib.io import save_table, savefig
-from vrashlib.models import load_model
-from vrashlib.training import build_module, cross_entropy_table, train_model
+from vrashlib.data.prepare import load_prepared
+from vrashlib.files import save_table, savefig
+from vrashlib.models.module import load_model
+from vrashlib.models.training import build_module, cross_entropy_table, train_model
 from vrashlib.viz.training import plot_cross_entropy
 
 tracks = load_prepared(run / "dataset").tracks

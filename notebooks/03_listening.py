@@ -41,11 +41,11 @@ import time
 
 from IPython.display import display
 
-from vrashlib.audio import audio_preview, write_midi_files
-from vrashlib.data import load_prepared
-from vrashlib.generate import distributions, sample_styles, stats_table
-from vrashlib.io import save_table, savefig
-from vrashlib.models import load_model
+from vrashlib.data.prepare import load_prepared
+from vrashlib.files import save_table, savefig
+from vrashlib.models.module import load_model
+from vrashlib.sampling.audio import audio_preview, write_midi_files
+from vrashlib.sampling.generate import distributions, sample_styles, stats_table
 from vrashlib.viz.training import plot_distributions, plot_generated_examples
 
 g = cfg.generate

@@ -24,7 +24,7 @@
 # they accept is good.
 #
 # **Ratings here.** The paper's human ratings are private. By default this notebook
-# uses the *automatic panel* (`vrashlib.panel`), a documented stand-in that scores
+# uses the *automatic panel* (`vrashlib.filter.autorater`), a documented stand-in that scores
 # tonal clarity, repeated-note runs, stepwise motion, leaps, onsets on the metrical
 # grid and motif recurrence against real tracks of the same style. These criteria
 # are deliberately not the filter's entropy features. **It is not human judgement.**
@@ -48,12 +48,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from vrashlib import features, filtering, panel, ratings
-from vrashlib.data import load_prepared
-from vrashlib.io import save_table, savefig
-from vrashlib.rating_widget import rating_panel
-from vrashlib.tracks import TrackSet
+from vrashlib.data.prepare import load_prepared
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import save_table, savefig
+from vrashlib.filter import autorater as panel
+from vrashlib.filter import classifiers as filtering
+from vrashlib.filter import features, ratings
 from vrashlib.viz import filter as vizf
+from vrashlib.viz.rating import rating_panel
 
 fcfg = cfg.filter
 (run / "filter").mkdir(exist_ok=True)
@@ -198,7 +200,7 @@ acceptance
 # (`filter.stream_style`, Bach by default, as the paper's filter was trained on Bach
 # stylisations). This `Filter` is fitted on the rated VRASH tracks of that style with
 # the entropy features *and* the sampling vector, and saved to `run/filter/filter.pkl`
-# (`vrashlib.filtering.Filter.load`). If the run has too few acceptable or
+# (`vrashlib.filter.classifiers.Filter.load`). If the run has too few acceptable or
 # unacceptable VRASH tracks of that style, it falls back to the pooled entropy
 # features, and `info["pool"]` says so.
 

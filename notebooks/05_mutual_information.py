@@ -40,11 +40,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vrashlib import mi
-from vrashlib.data import load_prepared
-from vrashlib.filtering import Filter
-from vrashlib.io import save_table, savefig
-from vrashlib.tracks import TrackSet
+from vrashlib.analysis import mi
+from vrashlib.data.prepare import load_prepared
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import save_table, savefig
+from vrashlib.filter.classifiers import Filter
 from vrashlib.viz.mi import plot_mi_curves
 
 FIRST, SECOND = cfg.generate.styles[:2]

@@ -34,12 +34,12 @@ cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 # %%
 import matplotlib.pyplot as plt
 
-from vrashlib.data import load_prepared
-from vrashlib.filtering import Filter
-from vrashlib.io import save_table, savefig
-from vrashlib.models import load_model
-from vrashlib.stream import model_path, run_stream, stream_summary
-from vrashlib.tracks import TrackSet
+from vrashlib.data.prepare import load_prepared
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import save_table, savefig
+from vrashlib.filter.classifiers import Filter
+from vrashlib.models.module import load_model
+from vrashlib.stream.live import model_path, run_stream, stream_summary
 from vrashlib.viz.stream import plot_stream, show_first
 
 model = load_model(model_path(cfg.stream.model, run))

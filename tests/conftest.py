@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from vrashlib.encoding import DUR_ONE, OCT_NONE, REST  # noqa: E402
-from vrashlib.tracks import TrackSet  # noqa: E402
+from vrashlib.data.encoding import DUR_ONE, OCT_NONE, REST  # noqa: E402
+from vrashlib.data.tracks import TrackSet  # noqa: E402
 
 
 def random_walk_tracks(n: int, seed: int = 0, min_len: int = 20, max_len: int = 80):

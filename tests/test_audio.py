@@ -1,14 +1,7 @@
 import numpy as np
 import pytest
 
-from vrashlib.audio import (
-    TPQ,
-    audio_preview,
-    read_midi_notes,
-    synthesize,
-    write_midi,
-)
-from vrashlib.encoding import (
+from vrashlib.data.encoding import (
     DUR_ONE,
     DURATION_RATIOS,
     END_EVENT,
@@ -16,6 +9,13 @@ from vrashlib.encoding import (
     REST,
     durations_in_units,
     midi_pitch,
+)
+from vrashlib.sampling.audio import (
+    TPQ,
+    audio_preview,
+    read_midi_notes,
+    synthesize,
+    write_midi,
 )
 
 
@@ -80,8 +80,8 @@ def test_preview_and_errors(tiny_trackset, tmp_path):
 
 def test_write_midi_files_names_by_id_and_limits_per_style(tmp_path):
     from tests.conftest import random_walk_tracks
-    from vrashlib.audio import write_midi_files
-    from vrashlib.tracks import TrackSet
+    from vrashlib.data.tracks import TrackSet
+    from vrashlib.sampling.audio import write_midi_files
 
     ts = TrackSet.from_tracks(
         random_walk_tracks(6, seed=2),

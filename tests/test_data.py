@@ -14,7 +14,8 @@ import pytest
 
 from vrashlib import paths
 from vrashlib.config import DataConfig, load_config
-from vrashlib.data import (
+from vrashlib.data.encoding import DUR_ONE, midi_pitch, validate_events
+from vrashlib.data.prepare import (
     DROP_COLUMNS,
     NoUsableTracksError,
     dataset_table,
@@ -23,8 +24,7 @@ from vrashlib.data import (
     prepare_command,
     split_tracks,
 )
-from vrashlib.encoding import DUR_ONE, midi_pitch, validate_events
-from vrashlib.tracks import SPLITS, TrackSet
+from vrashlib.data.tracks import SPLITS, TrackSet
 
 DATA = Path(__file__).parent / "data"
 CFG = DataConfig(workers=1)
@@ -259,7 +259,7 @@ def test_vrash_prepare_through_the_cli_entry_point(tmp_path, capsys):
 
 
 def test_folder_specs_carry_their_style(tmp_path):
-    from vrashlib.data import folders
+    from vrashlib.data.prepare import folders
 
     got = folders([str(tmp_path), f"{tmp_path}=jazz", "~/x=pop"], "user")
     assert got[0] == (tmp_path, "user") and got[1] == (tmp_path, "jazz")

@@ -3,7 +3,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vrashlib import encoding as enc
+from vrashlib.data import encoding as enc
 
 
 def test_duration_vocabulary_has_the_common_ratios():

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_walk_tracks
-from vrashlib.encoding import DUR_ONE, DURATION_RATIOS, OCT_NONE, REST, midi_pitch
-from vrashlib.features import compute_features, entropy_bits, feature_names, window_entropies
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR_ONE, DURATION_RATIOS, OCT_NONE, REST, midi_pitch
+from vrashlib.data.tracks import TrackSet
+from vrashlib.filter.features import compute_features, entropy_bits, feature_names, window_entropies
 
 DUR_TWO = DURATION_RATIOS.index(Fraction(2))
 

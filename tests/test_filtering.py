@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import random_walk_tracks
-from vrashlib.features import compute_features
-from vrashlib.filtering import (
+from vrashlib.data.tracks import TrackSet
+from vrashlib.filter.classifiers import (
     METHODS,
     PAPER_TABLE1,
     Filter,
@@ -24,7 +24,7 @@ from vrashlib.filtering import (
     precision_recall,
     table1,
 )
-from vrashlib.tracks import TrackSet
+from vrashlib.filter.features import compute_features
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from vrashlib.audio import read_midi_notes
 from vrashlib.config import load_config
-from vrashlib.encoding import END, validate_events, with_end
-from vrashlib.generate import encode, generate_command, interpolate, sample
-from vrashlib.kernels import sample_compiled
-from vrashlib.lightning import save_model
-from vrashlib.sampler import (
+from vrashlib.data.encoding import END, validate_events, with_end
+from vrashlib.models.module import save_model
+from vrashlib.models.training import build_module
+from vrashlib.sampling.audio import read_midi_notes
+from vrashlib.sampling.generate import encode, generate_command, interpolate, sample
+from vrashlib.sampling.kernels import sample_compiled
+from vrashlib.sampling.sampler import (
     DUR_START,
     OCT_START,
     TORCH_MIN_BATCH,
@@ -20,7 +21,6 @@ from vrashlib.sampler import (
     export_sampler,
     sample_batch,
 )
-from vrashlib.training import build_module
 
 torch.set_num_threads(1)
 CFG = load_config("smoke")

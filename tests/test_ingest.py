@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from vrashlib.config import DataConfig
-from vrashlib.data import _params
-from vrashlib.ingest import (
+from vrashlib.data.ingest import (
     DROP_COLUMNS,
     check_accounting,
     enumerate_inputs,
     process_unit,
     report_row,
 )
-from vrashlib.sources import WorkUnit
+from vrashlib.data.prepare import _params
+from vrashlib.data.sources import WorkUnit
 
 DATA = Path(__file__).parent / "data"
 PARAMS = _params(DataConfig())

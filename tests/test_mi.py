@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.special import digamma
 
-from vrashlib import mi
+from vrashlib.analysis import mi
 from vrashlib.config import load_config
-from vrashlib.encoding import DUR_ONE, OCT_NONE, REST
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR_ONE, OCT_NONE, REST
+from vrashlib.data.tracks import TrackSet
 
 
 def tracks_from_pitch_classes(seqs: list[np.ndarray]) -> TrackSet:

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from vrashlib.config import load_config
-from vrashlib.datamodule import collate, make_loader
-from vrashlib.encoding import with_end
-from vrashlib.models import build_net, gaussian_kl, kl_weight, loss_terms
+from vrashlib.data.datamodule import collate, make_loader
+from vrashlib.data.encoding import with_end
+from vrashlib.models.network import build_net, gaussian_kl, kl_weight, loss_terms
 
 torch.set_num_threads(1)
 CFG = load_config("smoke").model

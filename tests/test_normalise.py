@@ -7,8 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vrashlib.encoding import DURATION_RATIOS, OCT_NONE, REST, midi_pitch
-from vrashlib.normalise import (
+from vrashlib.data.encoding import DURATION_RATIOS, OCT_NONE, REST, midi_pitch
+from vrashlib.data.normalise import (
     FILTERS,
     entropy_bits,
     lower_median,

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vrashlib.encoding import duration_index, event_from_midi
-from vrashlib.panel import CRITERIA, fit_panel, musical_criteria
-from vrashlib.ratings import (
+from vrashlib.data.encoding import duration_index, event_from_midi
+from vrashlib.data.tracks import TrackSet
+from vrashlib.filter.autorater import CRITERIA, fit_panel, musical_criteria
+from vrashlib.filter.ratings import (
     AUTO_RATER,
     acceptable,
     append_rating,
@@ -18,7 +19,6 @@ from vrashlib.ratings import (
     ratings_frame,
     save_ratings,
 )
-from vrashlib.tracks import TrackSet
 
 N_CHORALES = 12  # x 4 voices = 48 real Bach tracks: enough for a reference, parsed in ~2 s
 
@@ -192,7 +192,7 @@ def test_panel_needs_enough_real_tracks(bach_tracks):
 
 # ------------------------------------------------------------ rating widget
 def test_rating_widget_writes_clicks_and_resumes(tmp_path, tiny_trackset):
-    from vrashlib.rating_widget import rating_order, rating_panel
+    from vrashlib.viz.rating import rating_order, rating_panel
 
     path = tmp_path / "mine.csv"
     ts = tiny_trackset.subset(np.arange(4))
@@ -213,8 +213,8 @@ def test_rating_widget_writes_clicks_and_resumes(tmp_path, tiny_trackset):
 
 
 def test_synthesize_length_and_range(tiny_trackset):
-    from vrashlib.encoding import durations_in_units
-    from vrashlib.rating_widget import SAMPLE_RATE, synthesize
+    from vrashlib.data.encoding import durations_in_units
+    from vrashlib.viz.rating import SAMPLE_RATE, synthesize
 
     ev = tiny_trackset[0]
     audio = synthesize(ev, 0.25)
@@ -223,8 +223,8 @@ def test_synthesize_length_and_range(tiny_trackset):
 
 
 def test_rating_table_and_rated_subset(bach_tracks):
-    from vrashlib.panel import auto_ratings, holdout_sample
-    from vrashlib.ratings import rated_subset, rating_table
+    from vrashlib.filter.autorater import auto_ratings, holdout_sample
+    from vrashlib.filter.ratings import rated_subset, rating_table
 
     shuffled = _shuffled(bach_tracks)
     sets = {"real": bach_tracks, "shuffled": shuffled}

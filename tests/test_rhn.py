@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vrashlib.rhn import _POOL, RHN, RHNLayerFunction, rhn_reference
+from vrashlib.models.rhn import _POOL, RHN, RHNLayerFunction, rhn_reference
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vrashlib import paths
-from vrashlib.sources import (
+from vrashlib.data.sources import (
     WorkUnit,
     corpus_files,
     corpus_units,
@@ -119,7 +119,7 @@ def test_broken_music_files_raise_and_bad_tune_is_isolated():
 def test_tie_merging_matches_music21_strip_ties(collection, count):
     from music21 import converter
 
-    from vrashlib.sources import part_notes
+    from vrashlib.data.sources import part_notes
 
     units = corpus_units(CORPUS, collection, "x")[:count]
     for u in units:
@@ -148,7 +148,7 @@ def test_ties_merge_equal_pitches_only():
     """
     from music21 import converter
 
-    from vrashlib.sources import part_notes
+    from vrashlib.data.sources import part_notes
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

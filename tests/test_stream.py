@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from tests.conftest import random_walk_tracks
-from vrashlib import stream as st
 from vrashlib.config import load_config
-from vrashlib.dedup import RepeatGuard, corpus_ngram_index, ngram_hashes, note_tokens
-from vrashlib.encoding import DUR_ONE, durations_in_units
-from vrashlib.playlist import write_segments_midi
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR_ONE, durations_in_units
+from vrashlib.data.tracks import TrackSet
+from vrashlib.stream import live as st
+from vrashlib.stream.dedup import RepeatGuard, corpus_ngram_index, ngram_hashes, note_tokens
+from vrashlib.stream.playlist import write_segments_midi
 
 torch.set_num_threads(2)
 
@@ -32,7 +32,7 @@ class FakeModel:
 
 
 def fake_sample(model, n, style, *, max_len, temperature=1.0, seed=0, batch_size=64, z=None):
-    """Same signature as ``vrashlib.generate.sample``."""
+    """Same signature as ``vrashlib.sampling.generate.sample``."""
     model.calls += 1
     model.threads_seen.append(torch.get_num_threads())
     rng = np.random.default_rng(seed)

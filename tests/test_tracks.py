@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vrashlib.tracks import TrackSet
+from vrashlib.data.tracks import TrackSet
 
 from .conftest import random_walk_tracks
 

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from vrashlib.config import load_config
-from vrashlib.datamodule import make_loader
-from vrashlib.lightning import read_checkpoint
-from vrashlib.models import load_model
-from vrashlib.training import _LastCheckpoint, build_module, evaluate, train_model
+from vrashlib.data.datamodule import make_loader
+from vrashlib.models.module import load_model, read_checkpoint
+from vrashlib.models.training import _LastCheckpoint, build_module, evaluate, train_model
 
 torch.set_num_threads(1)
 SMOKE = load_config("smoke", {"train.threads": 1})
@@ -110,8 +109,8 @@ import torch
 sys.path.insert(0, {tests!r})
 from conftest import random_walk_tracks
 from vrashlib.config import load_config
-from vrashlib.tracks import TrackSet
-from vrashlib.training import train_model
+from vrashlib.data.tracks import TrackSet
+from vrashlib.models.training import train_model
 
 tracks = TrackSet.from_tracks(random_walk_tracks(24, seed=2), ("bach", "fiddle"),
                               np.arange(24) % 2, split=np.array([0] * 18 + [1] * 6, np.uint8))

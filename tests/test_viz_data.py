@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from vrashlib.config import DataConfig  # noqa: E402
-from vrashlib.data import prepare  # noqa: E402
-from vrashlib.io import savefig  # noqa: E402
+from vrashlib.data.prepare import prepare  # noqa: E402
+from vrashlib.files import savefig  # noqa: E402
 from vrashlib.viz.data import example_index, fig_data_overview, plot_entropy, plot_funnel  # noqa: E402
 
 DATA = Path(__file__).parent / "data"

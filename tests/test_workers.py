@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from vrashlib.config import load_config
-from vrashlib.generate import sample
-from vrashlib.sampler import TORCH_MIN_BATCH, export_sampler
-from vrashlib.training import build_module
-from vrashlib.workers import sample_batches
+from vrashlib.models.training import build_module
+from vrashlib.sampling.generate import sample
+from vrashlib.sampling.sampler import TORCH_MIN_BATCH, export_sampler
+from vrashlib.sampling.workers import sample_batches
 
 CFG = load_config("smoke")
 

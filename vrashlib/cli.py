@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-tunes", type=int, default=None, help="seeded subset: tunes per collection/folder"
     )
     _add_common(p)
-    p.set_defaults(handler="vrashlib.data:prepare_command")
+    p.set_defaults(handler="vrashlib.data.prepare:prepare_command")
 
     p = sub.add_parser("train", help="train LM, VAE or VRASH on a prepared dataset")
     p.add_argument("--model", required=True, choices=["lm", "vae", "vrash"])
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...)")
     p.add_argument("--num-nodes", type=int, default=None, help="Lightning num_nodes")
     _add_common(p)
-    p.set_defaults(handler="vrashlib.training:train_command")
+    p.set_defaults(handler="vrashlib.models.training:train_command")
 
     p = sub.add_parser("generate", help="sample melodies and write MIDI files")
     p.add_argument(
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int, default=256, help="events per melody at most")
     p.add_argument("--run", default=None, help="run folder (default: build/runs/<profile>)")
     _add_common(p)
-    p.set_defaults(handler="vrashlib.generate:generate_command")
+    p.set_defaults(handler="vrashlib.sampling.generate:generate_command")
 
     p = sub.add_parser("stream", help="pseudo-live filtered stream of melodies on one thread")
     p.add_argument(
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--run", default=None, help="run folder (default: build/runs/<profile>)")
     _add_common(p)
-    p.set_defaults(handler="vrashlib.stream:stream_command")
+    p.set_defaults(handler="vrashlib.stream.live:stream_command")
 
     p = sub.add_parser("reproduce", help="execute every notebook with papermill")
     p.add_argument("--start", default=None, help="first notebook to run, e.g. 04 (resume)")

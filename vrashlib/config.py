@@ -45,7 +45,7 @@ class DataConfig:
     # absorbed into the previous note (staccato, MIDI release jitter); longer gaps are rests.
     min_rest_quarters: float = 0.125
     # Rests longer than this many median lengths are shortened to it: a voice waiting
-    # bars in a polyphonic piece is silence, not melody (see vrashlib.normalise).
+    # bars in a polyphonic piece is silence, not melody (see vrashlib.data.normalise).
     max_rest_ratio: float = 8.0
     # Pitch entropy (bits, pitch with octave) below which a track is dropped; 1.5 bits
     # is fewer than ~3 equally used pitches: drones, bass ostinati, one-note rhythms.

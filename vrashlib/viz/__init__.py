@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vrashlib.encoding import N_PITCH_CLASSES, durations_in_units, midi_pitch
+from vrashlib.data.encoding import N_PITCH_CLASSES, durations_in_units, midi_pitch
 
 
 def piano_roll(

@@ -6,16 +6,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vrashlib.data import PreparedData
-from vrashlib.encoding import (
+from vrashlib.data.encoding import (
     DURATION_RATIOS,
     N_OCTAVES,
     N_PITCH_CLASSES,
     PITCH_NAMES,
     REST,
 )
-from vrashlib.normalise import FILTERS
-from vrashlib.tracks import TrackSet
+from vrashlib.data.normalise import FILTERS
+from vrashlib.data.prepare import PreparedData
+from vrashlib.data.tracks import TrackSet
 from vrashlib.viz import piano_roll
 
 

@@ -29,7 +29,7 @@ def plot_mi_curves(
     floor: bool = True,
     title: str | None = None,
 ):
-    """``I(d)`` in bits per named curve (see :func:`vrashlib.mi.mi_curve`), log-log.
+    """``I(d)`` in bits per named curve (see :func:`vrashlib.analysis.mi.mi_curve`), log-log.
 
     The bootstrap band is shaded; with ``floor`` the magnitude of the estimate on
     shuffled tracks (the noise floor) is drawn thin and dotted in the same colour.

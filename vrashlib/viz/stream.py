@@ -6,11 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vrashlib.stream import REJECTIONS as REASONS
+from vrashlib.stream.live import REJECTIONS as REASONS
 
 
 def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
-    """Two panels from a stream log (:func:`vrashlib.stream.run_stream`).
+    """Two panels from a stream log (:func:`vrashlib.stream.live.run_stream`).
 
     Left: music seconds produced against wall-clock seconds, with the real-time
     line (1 s of music per second) and the 100x line for reference. Right: the
@@ -58,7 +58,7 @@ def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
 
 def show_first(played, *, seconds: float = 20):
     """Piano roll and audio excerpt of the stream's first melody (``None`` if it is empty)."""
-    from vrashlib.audio import audio_preview
+    from vrashlib.sampling.audio import audio_preview
     from vrashlib.viz import piano_roll
 
     if len(played) == 0:

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vrashlib.encoding import DURATION_RATIOS, PITCH_NAMES
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DURATION_RATIOS, PITCH_NAMES
+from vrashlib.data.tracks import TrackSet
 from vrashlib.viz import piano_roll
 
 MODEL_COLORS = {"lm": "C0", "vae": "C1", "vrash": "C2", "random": "0.5", "real": "k"}

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vrashlib.encoding import (
+from vrashlib.data.encoding import (
     N_PITCH_CLASSES,
     durations_in_units,
     midi_pitch,
     strip_end,
     validate_events,
 )
-from vrashlib.io import atomic_path
+from vrashlib.files import atomic_path
 
 TPQ = 480  # ticks per beat; one beat = one duration unit
 SOUNDFONTS = (

@@ -1,4 +1,4 @@
-"""The LightningModule around :class:`~vrashlib.models.MelodyNet`, and checkpoints.
+"""The LightningModule around :class:`~vrashlib.models.network.MelodyNet`, and checkpoints.
 
 The network is passed in (lightning-hydra-template style); one shared
 ``model_step`` serves training and validation. Besides Lightning's own resume
@@ -18,8 +18,8 @@ import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from vrashlib.config import ModelConfig
-from vrashlib.io import atomic_path
-from vrashlib.models import HEADS, MelodyNet, bits, build_net, kl_weight, loss_terms
+from vrashlib.files import atomic_path
+from vrashlib.models.network import HEADS, MelodyNet, bits, build_net, kl_weight, loss_terms
 
 CKPT_FORMAT = "vrash-model/1"
 

@@ -1,8 +1,8 @@
 """The post-generation filter (paper, Section 4): classifiers, strict heuristics, Table 1.
 
 Tracks are rated 1-5 (by people or the automatic stand-in panel,
-:mod:`vrashlib.ratings`), ratings 4-5 are "acceptable", and a classifier on the
-entropy features of :mod:`vrashlib.features` learns to predict acceptability.
+:mod:`vrashlib.filter.ratings`), ratings 4-5 are "acceptable", and a classifier on the
+entropy features of :mod:`vrashlib.filter.features` learns to predict acceptability.
 
 - :func:`table1` rebuilds the paper's Table 1: logistic regression, SVC with a
   linear kernel and SVC with an rbf kernel (scikit-learn pipelines with the
@@ -34,10 +34,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from vrashlib.features import WINDOWS, compute_features
-from vrashlib.heuristics import Rule, apply_rules, check_rated, find_rules, precision_recall
-from vrashlib.io import atomic_write_bytes
-from vrashlib.tracks import TrackSet
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import atomic_write_bytes
+from vrashlib.filter.features import WINDOWS, compute_features
+from vrashlib.filter.heuristics import Rule, apply_rules, check_rated, find_rules, precision_recall
 
 __all__ = [
     "METHODS", "PAPER_TABLE1", "SHARES", "Filter", "Rule", "acceptance_by_group", "apply_rules",

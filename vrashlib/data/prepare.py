@@ -2,14 +2,14 @@
 
 ``prepare(cfg, out_dir, ...)`` writes one folder (atomically, as a whole):
 
-- ``tracks.npz``: the kept tracks as a :class:`~vrashlib.tracks.TrackSet`
+- ``tracks.npz``: the kept tracks as a :class:`~vrashlib.data.tracks.TrackSet`
   (events, style, ``unit_seconds``, train/val/test split); byte-identical for
   the same parameters and inputs;
 - ``ingest_report.csv``: one row per input file: path, source, style, status
   (``ok`` = some track kept, ``dropped`` = parsed but nothing kept, ``failed`` =
   every tune failed), reason (exception text or drop summary), tunes_read,
   failed (tunes), tracks_read, tracks_kept and ``dropped_<filter>`` per filter of
-  :data:`vrashlib.normalise.FILTERS`; per row ``tracks_read = tracks_kept +
+  :data:`vrashlib.data.normalise.FILTERS`; per row ``tracks_read = tracks_kept +
   sum(dropped_*)``, and over the run ``files = ok + dropped + failed``;
 - ``track_stats.csv``: every track read (kept or not) with its length, pitch
   entropy (bits), distinct durations and the filter that dropped it;
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from vrashlib.config import DataConfig
-from vrashlib.ingest import (  # noqa: F401 - re-exported: the data API in one place
+from vrashlib.data.ingest import (  # noqa: F401 - re-exported: the data API in one place
     COUNT_COLUMNS,
     DROP_COLUMNS,
     REPORT_COLUMNS,
@@ -47,9 +47,9 @@ from vrashlib.ingest import (  # noqa: F401 - re-exported: the data API in one p
     report_row,
     run_units,
 )
-from vrashlib.io import atomic_directory
-from vrashlib.sources import WorkUnit
-from vrashlib.tracks import SPLITS, TrackSet
+from vrashlib.data.sources import WorkUnit
+from vrashlib.data.tracks import SPLITS, TrackSet
+from vrashlib.files import atomic_directory
 
 # Bump when parsing/normalisation changes what a dataset holds (invalidates caches).
 FORMAT_VERSION = 1

@@ -13,8 +13,8 @@ from collections import Counter
 
 import numpy as np
 
-from vrashlib.encoding import DUR, DUR_VOCAB, OCT, OCT_VOCAB, PC
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR, DUR_VOCAB, OCT, OCT_VOCAB, PC
+from vrashlib.data.tracks import TrackSet
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio) for hashing
 

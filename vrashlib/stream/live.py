@@ -3,12 +3,12 @@
 The paper ran "a pseudo-real-time non-stop stream" of VRASH melodies through its
 filters on a Raspberry Pi. :func:`stream_melodies` is that loop as an iterator:
 it samples a batch with the chosen model and style, scores it with the fitted
-filter, drops what the filter rejects, drops repeats (:class:`vrashlib.dedup.RepeatGuard`)
+filter, drops what the filter rejects, drops repeats (:class:`vrashlib.stream.dedup.RepeatGuard`)
 and yields each accepted melody with its score and running totals (music
 seconds produced vs wall-clock seconds spent). :func:`run_stream` writes the
 melodies as MIDI files plus one continuous MIDI (and WAV) file; ``vrash stream``
 is its command line. Sampling runs each batch on one thread (see
-:mod:`vrashlib.sampler`); feature extraction and scoring run on ``threads``
+:mod:`vrashlib.sampling.sampler`); feature extraction and scoring run on ``threads``
 torch threads (one by default: a Raspberry-Pi-class budget).
 """
 
@@ -30,11 +30,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from vrashlib.config import Config
-from vrashlib.dedup import RepeatGuard
-from vrashlib.encoding import durations_in_units
-from vrashlib.io import atomic_write_text
-from vrashlib.playlist import write_segments_midi, write_segments_wav
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import durations_in_units
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import atomic_write_text
+from vrashlib.stream.dedup import RepeatGuard
+from vrashlib.stream.playlist import write_segments_midi, write_segments_wav
 
 REJECTIONS = ("filter", "repeat", "copy", "empty")  # why an examined melody was not played
 
@@ -88,7 +88,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def _default_sampler() -> Sampler:
-    from vrashlib.generate import sample
+    from vrashlib.sampling.generate import sample
 
     return sample
 
@@ -116,7 +116,7 @@ def stream_melodies(
     """Yield accepted melodies, back to back, until a limit is reached or the consumer stops.
 
     Each batch is ``sampler(model, batch_size, style, max_len=, temperature=,
-    seed=, batch_size=)`` (default :func:`vrashlib.generate.sample`) with a seed
+    seed=, batch_size=)`` (default :func:`vrashlib.sampling.generate.sample`) with a seed
     derived from ``(seed, batch number)``; ``filt.accept`` / ``filt.score`` judge
     it (``filt=None`` accepts everything), then :class:`RepeatGuard` drops repeats
     and copies. Stops after the melody that reaches ``max_music_seconds``, once
@@ -395,9 +395,9 @@ def stream_command(args: Any) -> int:
             print(f"vrash stream: {path} does not exist; {how}", file=sys.stderr)
             return 2
     with torch_threads(args.threads):
-        from vrashlib.data import load_prepared
-        from vrashlib.filtering import Filter
-        from vrashlib.models import load_model
+        from vrashlib.data.prepare import load_prepared
+        from vrashlib.filter.classifiers import Filter
+        from vrashlib.models.module import load_model
 
         model = load_model(ckpt)
         filt = Filter.load(filt_path)

@@ -13,8 +13,8 @@ least :data:`GOOD_THRESHOLD` (3.5, i.e. it rounds to 4 or 5), which for a single
 rater is exactly the paper's rule.
 
 Where the ratings come from is up to the reader: her own clicks in notebook
-04's rating panel (:mod:`vrashlib.rating_widget`) or the automatic stand-in
-panel (:mod:`vrashlib.panel`, rater ``"auto-panel"``), which is NOT human data.
+04's rating panel (:mod:`vrashlib.viz.rating`) or the automatic stand-in
+panel (:mod:`vrashlib.filter.autorater`, rater ``"auto-panel"``), which is NOT human data.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vrashlib.io import atomic_write_text
-from vrashlib.tracks import TrackSet
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import atomic_write_text
 
 COLUMNS = ("track_id", "rater", "rating")
 MIN_RATING, MAX_RATING = 1, 5

@@ -31,22 +31,16 @@ Internally everything is in nats; :func:`bits` converts for reporting.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vrashlib.config import ModelConfig
-from vrashlib.encoding import DUR_VOCAB, OCT_VOCAB, PC_VOCAB, VOCAB_SIZES
-from vrashlib.rhn import RHN
+from vrashlib.data.encoding import DUR_VOCAB, OCT_VOCAB, PC_VOCAB, VOCAB_SIZES
+from vrashlib.models import KINDS
+from vrashlib.models.rhn import RHN
 
-# kind -> (latent, history): the two switches.
-KINDS: dict[str, tuple[bool, bool]] = {
-    "lm": (False, True),
-    "vae": (True, False),
-    "vrash": (True, True),
-}
 HEADS = ("pc", "oct", "dur")
 UNKNOWN = (PC_VOCAB, OCT_VOCAB, DUR_VOCAB)  # the extra "unknown" token of each vocabulary
 LN2 = math.log(2.0)
@@ -243,26 +237,3 @@ def build_net(kind: str, n_styles: int, cfg: ModelConfig) -> MelodyNet:
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
-
-
-def model_config_dict(cfg: ModelConfig) -> dict:
-    return asdict(cfg)
-
-
-# ``vrashlib.models.load_model`` / ``train_model`` / ``evaluate``: one import for
-# callers, resolved lazily (those modules import this one).
-_REEXPORTS = {
-    "MelodyModule": "vrashlib.lightning",
-    "load_model": "vrashlib.lightning",
-    "TrainResult": "vrashlib.training",
-    "train_model": "vrashlib.training",
-    "evaluate": "vrashlib.training",
-}
-
-
-def __getattr__(name: str):
-    if name in _REEXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_REEXPORTS[name]), name)
-    raise AttributeError(f"module 'vrashlib.models' has no attribute {name!r}")

@@ -4,7 +4,7 @@
 temperature), :func:`interpolate` walks a line in latent space, :func:`encode`
 gives posterior means of real tracks. The step loop itself, and the two decoders
 (numpy for the one-melody live stream, torch for batches), are in
-:mod:`vrashlib.sampler`. Also here: the statistics of generated melodies that
+:mod:`vrashlib.sampling.sampler`. Also here: the statistics of generated melodies that
 notebook 03 compares with the corpus (repeated notes, distributions, lengths).
 """
 
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vrashlib.encoding import DUR_NONE, DUR_VOCAB, N_PITCH_CLASSES, PC_VOCAB
-from vrashlib.lightning import MelodyModule
-from vrashlib.sampler import export_sampler
-from vrashlib.tracks import TrackSet
-from vrashlib.workers import sample_batches
+from vrashlib.data.encoding import DUR_NONE, DUR_VOCAB, N_PITCH_CLASSES, PC_VOCAB
+from vrashlib.data.tracks import TrackSet
+from vrashlib.models.module import MelodyModule
+from vrashlib.sampling.sampler import export_sampler
+from vrashlib.sampling.workers import sample_batches
 
 
 def _style_index(module: MelodyModule, style: str) -> int:
@@ -132,7 +132,7 @@ def interpolate(
 
 def encode(model: MelodyModule, tracks: TrackSet, batch_size: int = 64) -> np.ndarray:
     """Posterior means ``(n, z_dim)`` of real tracks (VAE/VRASH), in track order."""
-    from vrashlib.datamodule import make_loader
+    from vrashlib.data.datamodule import make_loader
 
     if not model.net.latent:
         raise ValueError(f"a {model.kind} model has no encoder")
@@ -148,7 +148,7 @@ def encode(model: MelodyModule, tracks: TrackSet, batch_size: int = 64) -> np.nd
 
 def load_run_model(name: str, run: Path) -> MelodyModule:
     """``lm``/``vae``/``vrash`` from ``run/models``, or a checkpoint path."""
-    from vrashlib.lightning import load_model
+    from vrashlib.models.module import load_model
 
     path = Path(name)
     if name in ("lm", "vae", "vrash"):
@@ -159,7 +159,7 @@ def load_run_model(name: str, run: Path) -> MelodyModule:
 def generate_command(args: argparse.Namespace) -> int:
     """``vrash generate --model vrash --style bach -n 10 --out DIR``: MIDI files."""
     from vrashlib import paths
-    from vrashlib.audio import write_midi_files
+    from vrashlib.sampling.audio import write_midi_files
 
     run = Path(args.run) if args.run else paths.run_dir(args.profile)
     try:

@@ -24,17 +24,17 @@ import pytorch_lightning as pl
 import torch
 
 from vrashlib.config import Config, load_config
-from vrashlib.datamodule import MelodyDataModule, make_loader
-from vrashlib.io import atomic_write_text
-from vrashlib.lightning import (
+from vrashlib.data.datamodule import MelodyDataModule, make_loader
+from vrashlib.data.tracks import TrackSet
+from vrashlib.files import atomic_write_text
+from vrashlib.models.module import (
     AtomicCheckpointIO,
     MelodyModule,
     read_checkpoint,
     save_model,
     summarize,
 )
-from vrashlib.models import MelodyNet, build_net, check_kind, count_parameters, loss_terms
-from vrashlib.tracks import TrackSet
+from vrashlib.models.network import MelodyNet, build_net, check_kind, count_parameters, loss_terms
 
 HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes", "threads", "num_workers")
 
@@ -255,7 +255,7 @@ def evaluate(
 def train_command(args: argparse.Namespace) -> int:
     """``vrash train --model vrash --profile paper`` (see ``vrashlib.cli``)."""
     from vrashlib import paths
-    from vrashlib.data import load_prepared
+    from vrashlib.data.prepare import load_prepared
 
     overrides = {
         f"train.{name}": getattr(args, name)

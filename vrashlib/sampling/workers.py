@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from vrashlib.sampler import TORCH_MIN_BATCH, NumpyDecoder, TorchDecoder, sample_batch
+from vrashlib.sampling.sampler import TORCH_MIN_BATCH, NumpyDecoder, TorchDecoder, sample_batch
 
 
 def sample_batches(
@@ -38,7 +38,7 @@ def sample_batches(
     """Sample several batches, each ``(size, z or None, rng)``, ``threads`` at once
     (see the module docstring); one list of melodies per batch, in order.
     Batches below ``TORCH_MIN_BATCH`` melodies run the compiled loop of
-    :mod:`vrashlib.kernels`, larger ones :class:`vrashlib.sampler.TorchDecoder`."""
+    :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`."""
     settings = dict(
         p=p,
         style_idx=style_idx,
@@ -75,7 +75,7 @@ def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndar
     size, z, rng = job
     if size < TORCH_MIN_BATCH:
         try:
-            from vrashlib.kernels import sample_compiled
+            from vrashlib.sampling.kernels import sample_compiled
         except ImportError:  # pragma: no cover - numba is a dependency; a safety net
             return sample_batch(NumpyDecoder(p, style_idx, z, size), rng=rng, **kwargs)
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)

@@ -1,7 +1,7 @@
 """A rating panel for notebook 04: listen to a track, see its piano roll, click 1-5.
 
 Every click goes straight into a ratings CSV through
-:func:`vrashlib.ratings.append_rating` (locked, atomic), so a reader can rate
+:func:`vrashlib.filter.ratings.append_rating` (locked, atomic), so a reader can rate
 tracks herself over several sessions and rerun Table 1 on her own ratings
 (notebook 04's ``RATINGS_CSV`` parameter). Rating is blind: the panel shows
 "track k of n" and reveals which model made it only after the click.
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vrashlib.encoding import durations_in_units, midi_pitch
-from vrashlib.ratings import MAX_RATING, MIN_RATING, append_rating, load_ratings
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import durations_in_units, midi_pitch
+from vrashlib.data.tracks import TrackSet
+from vrashlib.filter.ratings import MAX_RATING, MIN_RATING, append_rating, load_ratings
 
 SAMPLE_RATE = 22050  # Hz
 
@@ -39,7 +39,7 @@ def synthesize(
 ) -> np.ndarray:
     """Mono audio in [-1, 1]: each note a decaying sine with two overtones; rests silent."""
     try:  # the generation module's synthesizer, when present, sounds better
-        from vrashlib.audio import synthesize as audio_synthesize
+        from vrashlib.sampling.audio import synthesize as audio_synthesize
 
         return np.asarray(audio_synthesize(events, unit_seconds, sample_rate=sample_rate), float)
     except ImportError:

@@ -17,7 +17,7 @@ Tempo rule: the first metronome mark (music21) or tempo event (MIDI); without
 one, :data:`DEFAULT_QPM` (120 quarter notes per minute, the MIDI default).
 Repeats are not expanded, grace notes (zero length) and unpitched notes are
 ignored, and a chord contributes all its pitches (the skyline rule in
-:mod:`vrashlib.normalise` then keeps the highest one).
+:mod:`vrashlib.data.normalise` then keeps the highest one).
 
 Style labels of the corpus come from the collection; the Essen folksong files
 are refined by their file-name prefix (:data:`ESSEN_STYLES`): ``han*`` are

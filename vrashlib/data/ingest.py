@@ -5,7 +5,7 @@ music folders; a seeded sample per source when asked), :func:`run_units`
 parses and normalises them in worker processes (a bad file becomes an error
 text, never an exception), and :func:`report_row` / :func:`funnel` turn the
 outcomes into the ingest report, whose identities :func:`check_accounting`
-enforces. :mod:`vrashlib.data` assembles the dataset from them.
+enforces. :mod:`vrashlib.data.prepare` assembles the dataset from them.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pandas as pd
 
 from vrashlib import paths
 from vrashlib.config import CORPUS_STYLES, DataConfig
-from vrashlib.normalise import FILTERS, normalise_track, skyline
-from vrashlib.sources import WorkUnit, corpus_units, midi_units, music_units, parse_unit
-from vrashlib.tracks import TrackSet
+from vrashlib.data.normalise import FILTERS, normalise_track, skyline
+from vrashlib.data.sources import WorkUnit, corpus_units, midi_units, music_units, parse_unit
+from vrashlib.data.tracks import TrackSet
 
 DROP_COLUMNS = tuple(f"dropped_{f}" for f in FILTERS)
 REPORT_COLUMNS = (

@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from vrashlib.io import atomic_directory, atomic_path, atomic_write_text, save_table, savefig
+from vrashlib.files import atomic_directory, atomic_path, atomic_write_text, save_table, savefig
 
 
 def test_atomic_path_leaves_old_file_on_error(tmp_path):

@@ -2,7 +2,7 @@
 
 The paper's 1000+ human ratings are private. For headless runs this panel
 rates every track 1-5 from musical criteria that are deliberately *not* the
-filter's entropy features (:mod:`vrashlib.features`), so that Table 1 measures
+filter's entropy features (:mod:`vrashlib.filter.features`), so that Table 1 measures
 whether entropies predict a different, musically motivated judgement rather
 than re-deriving the label they were computed from. It is not human data and
 the notebooks never call it that; its rater name is ``"auto-panel"``.
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vrashlib.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
+from vrashlib.data.tracks import TrackSet
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

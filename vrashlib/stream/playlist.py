@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vrashlib.encoding import durations_in_units, midi_pitch
-from vrashlib.io import atomic_path
+from vrashlib.data.encoding import durations_in_units, midi_pitch
+from vrashlib.files import atomic_path
 
 
 def write_segments_midi(
@@ -69,14 +69,14 @@ def write_segments_wav(
     gap_seconds: float = 1.0,
     sample_rate: int = 22050,
 ) -> Path:
-    """Synthesize melodies back to back (:func:`vrashlib.audio.synthesize`) into a 16-bit WAV.
+    """Synthesize melodies back to back (:func:`vrashlib.sampling.audio.synthesize`) into a 16-bit WAV.
 
     Each melody lasts exactly its music time (trailing rests included), so the WAV
     lines up with the continuous MIDI file.
     """
     from scipy.io import wavfile
 
-    from vrashlib.audio import synthesize
+    from vrashlib.sampling.audio import synthesize
 
     gap = np.zeros(int(gap_seconds * sample_rate))
     parts = []

@@ -12,7 +12,7 @@ From raw notes (onsets, lengths in quarter notes, MIDI pitches) to events:
 2. **Durations**: every event length is divided by the track's median event
    length (the *lower* median, so that it is an actual event length and ratio 1
    exists) and snapped to the global vocabulary of rational ratios
-   (:func:`vrashlib.encoding.duration_index`). A rest longer than
+   (:func:`vrashlib.data.encoding.duration_index`). A rest longer than
    ``max_rest_ratio`` medians is shortened to that length: a voice of a
    polyphonic piece that waits for bars would otherwise add one rare duration
    value per silence (9, 13, 17 ... medians) and fail the distinct-durations
@@ -25,7 +25,7 @@ Filters, applied in this order; a track is dropped by the first one it fails
 (the funnel counts each track once): ``drums`` (MIDI drum tracks),
 ``too_short`` (fewer than ``min_events`` events), ``off_grid`` (more than
 ``max_off_grid_share`` of the events have a ratio no vocabulary entry matches
-within :data:`~vrashlib.encoding.DURATION_TOLERANCE`), ``durations`` (more than
+within :data:`~vrashlib.data.encoding.DURATION_TOLERANCE`), ``durations`` (more than
 ``max_distinct_durations`` distinct ratios, the paper's eleven), ``range``
 (a note outside octaves 0..8 after the shift) and ``low_entropy`` (pitch
 entropy below ``min_pitch_entropy`` bits).
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vrashlib.encoding import (
+from vrashlib.data.encoding import (
     MEDIAN_OCTAVE,
     N_OCTAVES,
     OCT_NONE,

@@ -1,6 +1,6 @@
 """The note encoding shared by every part of vrashlib, documented in one place.
 
-A *track* is one monophonic melodic line. After normalisation (``vrashlib.data``)
+A *track* is one monophonic melodic line. After normalisation (``vrashlib.data.prepare``)
 it is a sequence of *events*; each event is three small integers:
 
 =========  ==================================================================

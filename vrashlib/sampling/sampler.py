@@ -1,4 +1,4 @@
-"""Ancestral sampling from a trained decoder: the step loop behind :func:`vrashlib.generate.sample`.
+"""Ancestral sampling from a trained decoder: the step loop behind :func:`vrashlib.sampling.generate.sample`.
 
 Sampling is exact ancestral sampling from the three heads: pitch class first,
 then octave and duration from their heads restricted to what that pitch class
@@ -10,14 +10,14 @@ projection (one ``(vocab, 2H)`` table per note field) and the style, z and bias
 into one constant per melody, so the input of a step is three table rows added
 to a constant; the pitch-class head and the event head's input layer are one
 matrix. What runs the step depends on the batch size
-(:func:`vrashlib.workers.sample_batches` picks):
+(:func:`vrashlib.sampling.workers.sample_batches` picks):
 
 * batches of ``TORCH_MIN_BATCH`` melodies or more: :class:`TorchDecoder`, on
   torch tensors. A step is ``depth + 3`` matrix products (MKL, near the core's
   peak: ~460 us of a ~900 us step at batch 64) and ~50 small operators whose
   few microseconds of overhead each the batch shares.
 * smaller batches, above all the one-melody live stream: the compiled loop of
-  :mod:`vrashlib.kernels`, which runs :class:`NumpyDecoder`'s algorithm on the
+  :mod:`vrashlib.sampling.kernels`, which runs :class:`NumpyDecoder`'s algorithm on the
   same float32 weights and random stream. As ~50 numpy calls a step, the calls
   alone cost more than the arithmetic (0.17 ms per event at batch 1); compiled,
   a step is ~0.08 ms, most of it reading 2.1 MiB of weights. :class:`NumpyDecoder`
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vrashlib.encoding import (
+from vrashlib.data.encoding import (
     DUR_NONE,
     END,
     N_PITCH_CLASSES,
@@ -41,7 +41,7 @@ from vrashlib.encoding import (
     OCT_VOCAB,
     PC_VOCAB,
 )
-from vrashlib.models import UNKNOWN, MelodyNet
+from vrashlib.models.network import UNKNOWN, MelodyNet
 
 TORCH_MIN_BATCH = 8  # from this batch size on, steps run on torch (MKL); below, numpy
 MASKED = -1e30  # an impossible outcome: exp(-1e30 - max) is 0 in float32

@@ -5,7 +5,7 @@ of weights plus a few hundred scalar operations. Written as ~50 numpy calls,
 the calls themselves cost more than the arithmetic (0.17 ms per event on our
 CPU, against a budget of 0.1 ms). :func:`sample_rows` runs the whole loop,
 draws included, as one compiled function: the same equations and the same
-exported weights as :class:`vrashlib.sampler.NumpyDecoder` (gates halved, so
+exported weights as :class:`vrashlib.sampling.sampler.NumpyDecoder` (gates halved, so
 ``sigmoid(a) = (1 + tanh(a / 2)) / 2``), and the same use of the random stream,
 so it samples exactly what the numpy decoder samples, up to float rounding.
 
@@ -23,9 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
-from vrashlib.encoding import DUR_NONE, END, N_PITCH_CLASSES, OCT_NONE, OCT_VOCAB, PC_VOCAB
-from vrashlib.models import UNKNOWN
-from vrashlib.sampler import DUR_START, MASKED, OCT_START, input_constant
+from vrashlib.data.encoding import DUR_NONE, END, N_PITCH_CLASSES, OCT_NONE, OCT_VOCAB, PC_VOCAB
+from vrashlib.models.network import UNKNOWN
+from vrashlib.sampling.sampler import DUR_START, MASKED, OCT_START, input_constant
 
 _UNKNOWN = np.array(UNKNOWN, np.int64)
 
@@ -197,7 +197,7 @@ def sample_compiled(
     rng: np.random.Generator,
     shared_noise: bool = False,
 ) -> list[np.ndarray]:
-    """``sample_batch`` with a ``NumpyDecoder`` (:mod:`vrashlib.sampler`), run as one
+    """``sample_batch`` with a ``NumpyDecoder`` (:mod:`vrashlib.sampling.sampler`), run as one
     compiled loop (:func:`sample_rows`): same weights, same random stream, so
     the same melodies up to float rounding, at a fraction of the cost per event.
     """

@@ -7,7 +7,7 @@ object whether the tracks are real or generated.
 Storage is one ``.npz`` file: all events concatenated into one ``(n_events, 3)``
 int16 array plus an ``offsets`` array (track ``i`` is
 ``events[offsets[i]:offsets[i + 1]]``), and per-track columns. See
-:mod:`vrashlib.encoding` for what an event is.
+:mod:`vrashlib.data.encoding` for what an event is.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vrashlib.encoding import validate_events
-from vrashlib.io import atomic_write_bytes
+from vrashlib.data.encoding import validate_events
+from vrashlib.files import atomic_write_bytes
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 NO_SPLIT = 255

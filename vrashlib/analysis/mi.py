@@ -22,8 +22,8 @@ import pandas as pd
 from scipy.special import digamma
 
 from vrashlib.config import MIConfig
-from vrashlib.encoding import DUR, DUR_VOCAB, OCT, OCT_VOCAB, PC
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR, DUR_VOCAB, OCT, OCT_VOCAB, PC
+from vrashlib.data.tracks import TrackSet
 
 TOKENS = ("pitch", "pitch_class", "duration", "event")
 ESTIMATORS = ("grassberger", "plugin")

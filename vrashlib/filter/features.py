@@ -42,8 +42,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vrashlib.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
+from vrashlib.data.tracks import TrackSet
 
 WINDOWS: tuple[int, ...] = (8, 16, 32, 64, 128)
 TRACK_FEATURES: tuple[str, ...] = ("pc", "pc_change", "dur", "dur_change", "pitch", "pitch_change")

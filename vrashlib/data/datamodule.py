@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from vrashlib.encoding import END_EVENT, with_end
-from vrashlib.tracks import TrackSet
+from vrashlib.data.encoding import END_EVENT, with_end
+from vrashlib.data.tracks import TrackSet
 
 CHUNK_BATCHES = 50  # batches per sorting chunk: large enough to bucket, small enough to shuffle
 
@@ -170,7 +170,7 @@ class MelodyDataModule(pl.LightningDataModule):
             if len(part) == 0:
                 raise ValueError(
                     f"the track set has no {name!r} tracks; prepare the dataset with splits "
-                    "(vrashlib.data.load_prepared(...).tracks has them)"
+                    "(vrashlib.data.prepare.load_prepared(...).tracks has them)"
                 )
 
     def _rank_world(self) -> tuple[int, int]:

@@ -4,7 +4,7 @@ The paper: "the obtained classifier can be replaced with a set of manually
 constructed empirical heuristics ... one can make such heuristics even more
 strict so that 100 % accuracy is achieved". Here the thresholds are found
 automatically (:func:`find_rules`, greedy) on rated tracks so that precision on
-them is 1.0; :func:`vrashlib.filtering.fit_strict_heuristics` fits them on a
+them is 1.0; :func:`vrashlib.filter.classifiers.fit_strict_heuristics` fits them on a
 training split and reports precision and recall on the test split.
 """
 

@@ -1,0 +1,1 @@
+"""Fig. 6: mutual information between notes as a function of distance (notebook 05)."""

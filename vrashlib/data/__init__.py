@@ -1,0 +1,1 @@
+"""Section 2: inputs -> normalised, accounted, split, cached dataset (notebook 01)."""

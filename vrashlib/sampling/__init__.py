@@ -1,0 +1,1 @@
+"""Melodies out of a trained model: sampling, MIDI and audio (notebook 03)."""

@@ -1,0 +1,1 @@
+"""Fig. 5: the pseudo-live filtered stream (notebook 06)."""
