@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import random_walk_tracks  # noqa: E402
 from vrashlib import paths  # noqa: E402
-from vrashlib.analysis import mi
+from vrashlib.analysis import mi  # noqa: E402
 from vrashlib.config import load_config  # noqa: E402
 from vrashlib.data.tracks import TrackSet  # noqa: E402
 
 
-def corpus(run: Path) -> tuple[TrackSet, str]:
-    if (run / "dataset" / "tracks.npz").exists():
+def corpus(run: paths.RunLayout) -> tuple[TrackSet, str]:
+    if run.dataset.exists():
         from vrashlib.data.prepare import load_prepared
 
-        return load_prepared(run / "dataset").tracks, f"prepared corpus in {run / 'dataset'}"
+        return load_prepared(run.dataset).tracks, f"prepared corpus in {run.dataset}"
     walks = random_walk_tracks(12_000, seed=0, min_len=20, max_len=100)
     ts = TrackSet.from_tracks(walks, ("a", "b", "c", "d", "e"), np.arange(len(walks)) % 5)
     return ts, "random-walk stand-in of corpus size (no prepared corpus found)"
@@ -44,7 +44,9 @@ def main() -> None:
     ap.add_argument("--generated", type=int, default=5000)
     args = ap.parse_args()
     cfg = load_config(args.profile).mi
-    real, source = corpus(Path(args.run) if args.run else paths.run_dir(args.profile))
+    real, source = corpus(
+        paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
+    )
     walks = random_walk_tracks(args.generated, seed=1, min_len=64, max_len=256)
     gen = TrackSet.from_tracks(walks, ("bach",), np.zeros(len(walks), int))
     print(f"MI config ({args.profile}): {cfg}")

@@ -29,24 +29,24 @@ from vrashlib.data.tracks import TrackSet  # noqa: E402
 from vrashlib.filter.classifiers import Filter  # noqa: E402
 from vrashlib.sampling.generate import sample  # noqa: E402
 from vrashlib.stream.dedup import RepeatGuard  # noqa: E402
-from vrashlib.stream.live import item_row, model_path, stream_melodies, stream_summary  # noqa: E402
+from vrashlib.stream.live import item_row, stream_melodies, stream_summary  # noqa: E402
 
 
-def setup(cfg, run: Path, style: str):
+def setup(cfg, run: paths.RunLayout, style: str):
     """Model, filter and training melodies: from the run folder, or stand-ins."""
-    ckpt = model_path(cfg.stream.model, run)
-    if ckpt.exists() and (run / "filter" / "filter.pkl").exists() and (run / "dataset").exists():
+    ckpt = run.model_path(cfg.stream.model)
+    if ckpt.exists() and run.filter.exists() and run.dataset.exists():
         from vrashlib.data.prepare import load_prepared
         from vrashlib.models.module import load_model
 
-        source = f"run folder {run}"
+        source = f"run folder {run.root}"
         model = load_model(ckpt)
-        filt = Filter.load(run / "filter" / "filter.pkl")
-        training = load_prepared(run / "dataset").tracks.select(split="train")
+        filt = Filter.load(run.filter)
+        training = load_prepared(run.dataset).tracks.select(split="train")
         return model, filt, training, source
     from vrashlib.models.training import build_module
 
-    source = f"stand-ins (no trained {cfg.stream.model} model / filter / dataset in {run})"
+    source = f"stand-ins (no trained {cfg.stream.model} model / filter / dataset in {run.root})"
     walks = random_walk_tracks(15_000, seed=0, min_len=20, max_len=120)
     real = TrackSet.from_tracks(walks, ("bach", "fiddle"), np.arange(len(walks)) % 2)
     model = build_module(cfg.stream.model, real, cfg)
@@ -65,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = load_config(args.profile)
     style = cfg.stream.style
-    run = Path(args.run) if args.run else paths.run_dir(args.profile)
+    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
     torch.set_num_threads(1)
     model, filt, training, source = setup(cfg, run, style)
     print(

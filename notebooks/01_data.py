@@ -72,11 +72,11 @@ cfg.data
 #    nine-octave range are dropped. The first filter a track fails is its reason.
 #
 # Parsing runs in `cfg.data.workers` processes; the result is cached in
-# `run/"dataset"` and reused while parameters, inputs and library versions are
+# `run.dataset` and reused while parameters, inputs and library versions are
 # unchanged.
 
 # %%
-prepared = vdata.prepare_from_config(cfg.data, run / "dataset")
+prepared = vdata.prepare_from_config(cfg.data, run.dataset)
 print(vdata.summary(prepared))
 
 # %% [markdown]
@@ -131,7 +131,7 @@ print(describe(prepared.tracks[i], limit=24))
 #
 # Train / validation / test by track, stratified by style, seeded
 # (`cfg.data.val_fraction`, `cfg.data.test_fraction`). Later notebooks load the
-# dataset with `vrashlib.data.prepare.load_prepared(run / "dataset")`.
+# dataset with `vrashlib.data.prepare.load_prepared(run.dataset)`.
 
 # %%
 prepared.manifest["split_counts"]

@@ -43,7 +43,7 @@ from vrashlib.models.module import load_model
 from vrashlib.models.training import build_module, cross_entropy_table, train_model
 from vrashlib.viz.training import plot_cross_entropy
 
-tracks = load_prepared(run / "dataset").tracks
+tracks = load_prepared(run.dataset).tracks
 val = tracks.select(split="val")
 print(f"{len(tracks)} tracks; validation: {len(val)} tracks, {int(val.lengths.sum())} events")
 print(f"model: {cfg.model}\ntraining: {cfg.train}")
@@ -56,7 +56,7 @@ print(f"model: {cfg.model}\ntraining: {cfg.train}")
 
 # %%
 results = {
-    kind: train_model(kind, tracks, cfg, run / "models" / kind, progress=False)
+    kind: train_model(kind, tracks, cfg, run.model_dir(kind), progress=False)
     for kind in ("lm", "vae", "vrash")
 }
 for kind, res in results.items():

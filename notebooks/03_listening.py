@@ -20,7 +20,7 @@
 # "allows to control the style of the output" (e.g. Bach-stylised melodies).
 #
 # **Here.** Each trained model samples `cfg.generate.n_per_style` melodies for each
-# style in `cfg.generate.styles`; the sets go to `run/generated/{lm,vae,vrash}.npz`
+# style in `cfg.generate.styles`; the sets go to `run.generated(kind)`
 # (the input of the filter and mutual-information notebooks). We show piano rolls,
 # play a few, write MIDI files, and measure what can be measured: the rate of
 # immediately repeated notes, pitch-class and duration distributions and melody
@@ -49,9 +49,9 @@ from vrashlib.sampling.generate import distributions, sample_styles, stats_table
 from vrashlib.viz.training import plot_distributions, plot_generated_examples
 
 g = cfg.generate
-tracks = load_prepared(run / "dataset").tracks
+tracks = load_prepared(run.dataset).tracks
 real = tracks.select(split="test")
-models = {kind: load_model(run / "models" / kind / "model.ckpt") for kind in ("lm", "vae", "vrash")}
+models = {kind: load_model(run.checkpoint(kind)) for kind in ("lm", "vae", "vrash")}
 print(
     f"styles {g.styles}, {g.n_per_style} melodies each, max {g.max_len} events, T = {g.temperature}"
 )
@@ -73,7 +73,7 @@ for kind, model in models.items():
         batch_size=g.batch_size,
         threads=g.threads,
     )
-    ts.save(run / "generated" / f"{kind}.npz")
+    ts.save(run.generated(kind))
     generated[kind] = ts
     secs = time.perf_counter() - start
     print(f"{kind:6s} {len(ts)} melodies, {int(ts.lengths.sum())} events in {secs:.1f} s")
@@ -89,10 +89,10 @@ savefig(fig, "fig_generated_examples", out)
 # ## Listen, and MIDI files
 # Audio is synthesised with FluidSynth when it and a General MIDI soundfont are
 # installed, else with a small numpy synthesiser. The MIDI files of the first few
-# melodies per model and style are written to `run/generated/midi/`.
+# melodies per model and style are written to `run.generated_midi`.
 
 # %%
-midi_dir = run / "generated" / "midi"
+midi_dir = run.generated_midi
 for kind, ts in generated.items():
     write_midi_files(ts, midi_dir, per_style=3)
     for style in g.styles:

@@ -58,9 +58,8 @@ from vrashlib.viz import filter as vizf
 from vrashlib.viz.rating import rating_panel
 
 fcfg = cfg.filter
-(run / "filter").mkdir(exist_ok=True)
-real = load_prepared(run / "dataset").tracks
-generated = {m: TrackSet.load(run / "generated" / f"{m}.npz") for m in ("lm", "vae", "vrash")}
+real = load_prepared(run.dataset).tracks
+generated = {m: TrackSet.load(run.generated(m)) for m in ("lm", "vae", "vrash")}
 sets = {"real": panel.holdout_sample(real, fcfg.n_real_rated, fcfg.seed), **generated}
 pd.Series({k: len(v) for k, v in sets.items()}, name="tracks to rate")
 
@@ -70,7 +69,7 @@ pd.Series({k: len(v) for k, v in sets.items()}, name="tracks to rate")
 # Every generated melody of the three models and `n_real_rated` real tracks from the
 # validation and test splits are rated. The automatic panel's reference distributions
 # come from the *training* split, so the real tracks rated here are not in the
-# reference. The ratings used go to `run/filter/ratings.csv`.
+# reference. The ratings used go to `run.ratings`.
 
 # %%
 if RATINGS_CSV:
@@ -81,7 +80,7 @@ if RATINGS_CSV:
 else:
     judge = panel.fit_panel(real.select(split="train"))
     used, criteria = panel.auto_ratings(judge, sets)
-ratings.save_ratings(used, run / "filter" / "ratings.csv")
+ratings.save_ratings(used, run.ratings)
 rated = ratings.rating_table(sets, used)
 by_source = rated.groupby(["source", "style"]).agg(
     tracks=("good", "size"), mean_rating=("mean_rating", "mean"), acceptable=("good", "mean")
@@ -199,7 +198,7 @@ acceptance
 # The live stream (notebook 06) filters VRASH melodies of one style
 # (`filter.stream_style`, Bach by default, as the paper's filter was trained on Bach
 # stylisations). This `Filter` is fitted on the rated VRASH tracks of that style with
-# the entropy features *and* the sampling vector, and saved to `run/filter/filter.pkl`
+# the entropy features *and* the sampling vector, and saved to `run.filter`
 # (`vrashlib.filter.classifiers.Filter.load`). If the run has too few acceptable or
 # unacceptable VRASH tracks of that style, it falls back to the pooled entropy
 # features, and `info["pool"]` says so.
@@ -219,7 +218,7 @@ flt = filtering.fit_stream_filter(
     windows=fcfg.windows,
     max_rules=fcfg.heuristic_max_rules,
 )
-flt.save(run / "filter" / "filter.pkl")
+flt.save(run.filter)
 print(flt.info["pool"])
 kept = flt.accept(stream_tracks)
 print(
@@ -236,6 +235,6 @@ print(
 # Table 1 on your own judgement. In a headless run the panel is built but not used.
 
 # %%
-my_csv = RATINGS_CSV or str(run / "filter" / "my_ratings.csv")
+my_csv = RATINGS_CSV or str(run.my_ratings)
 plt.close("all")
 rating_panel(generated[fcfg.stream_model], my_csv, rater="me", seed=SEED)

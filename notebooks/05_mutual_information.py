@@ -48,10 +48,10 @@ from vrashlib.filter.classifiers import Filter
 from vrashlib.viz.mi import plot_mi_curves
 
 FIRST, SECOND = cfg.generate.styles[:2]
-real = load_prepared(run / "dataset").tracks
-vrash = TrackSet.load(run / "generated" / "vrash.npz")
-lm = TrackSet.load(run / "generated" / "lm.npz")
-filt = Filter.load(run / "filter" / "filter.pkl")
+real = load_prepared(run.dataset).tracks
+vrash = TrackSet.load(run.generated("vrash"))
+lm = TrackSet.load(run.generated("lm"))
+filt = Filter.load(run.filter)
 print(f"second style: {SECOND}; token stream: {cfg.mi.token}; estimator: {cfg.mi.estimator}")
 
 # %% [markdown]
@@ -78,7 +78,7 @@ pd.DataFrame({"tracks": n_tracks, "events": {k: len(v.events) for k, v in sets.i
 # %%
 curves = {name: mi.mi_curve(ts, cfg.mi, seed=cfg.mi.seed) for name, ts in sets.items()}
 long_form = pd.concat([c.assign(curve=name) for name, c in curves.items()], ignore_index=True)
-save_table(long_form, "fig6_curves", run / "mi", formats=("csv",))
+save_table(long_form, "fig6_curves", run.mi_dir, formats=("csv",))
 curves[f"real/{FIRST}"].round(4)
 
 # %% [markdown]

@@ -39,12 +39,12 @@ from vrashlib.data.tracks import TrackSet
 from vrashlib.files import save_table, savefig
 from vrashlib.filter.classifiers import Filter
 from vrashlib.models.module import load_model
-from vrashlib.stream.live import model_path, run_stream, stream_summary
+from vrashlib.stream.live import run_stream, stream_summary
 from vrashlib.viz.stream import plot_stream, show_first
 
-model = load_model(model_path(cfg.stream.model, run))
-filt = Filter.load(run / "filter" / "filter.pkl")
-training = load_prepared(run / "dataset").tracks.select(split="train")
+model = load_model(run.model_path(cfg.stream.model))
+filt = Filter.load(run.filter)
+training = load_prepared(run.dataset).tracks.select(split="train")
 print(
     f"{cfg.stream.model} model, style {cfg.stream.style!r}, {cfg.stream.music_minutes} min of music, "
     f"{cfg.stream.threads} thread(s), batches of {cfg.stream.batch_size}, "
@@ -60,7 +60,7 @@ print(
 # `stream/stream.wav`, `stream/log.csv`.
 
 # %%
-log = run_stream(model, filt, run / "stream", cfg=cfg, training_tracks=training, progress=False)
+log = run_stream(model, filt, run.stream, cfg=cfg, training_tracks=training, progress=False)
 summary = stream_summary(log, threads=cfg.stream.threads)
 save_table(summary, "table_stream", out)
 summary.T
@@ -82,7 +82,7 @@ savefig(fig, "fig5_stream", out)
 # a short audio excerpt).
 
 # %%
-played = TrackSet.load(run / "stream" / "melodies.npz")
+played = TrackSet.load(run.stream / "melodies.npz")
 show_first(played, seconds=20)
 
 # %% [markdown]

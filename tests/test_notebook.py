@@ -7,7 +7,8 @@ from vrashlib.notebook import setup
 def test_setup_gives_config_run_and_figures_folders():
     cfg, run, out = setup("smoke", {"train.max_steps": 3}, seed=5)
     assert cfg.train.max_steps == 3 and cfg.data.seed == 5
-    assert run == paths.run_dir("smoke") and out == paths.figures_dir("smoke")
+    assert run.root == paths.run_dir("smoke") and out == paths.figures_dir("smoke")
+    assert run.checkpoint("vrash") == run.root / "models" / "vrash" / paths.MODEL_FILE
     assert out != paths.FIGURES  # a smoke run never writes the committed figures
 
 

@@ -11,11 +11,12 @@ from vrashlib.config import Config, load_config
 
 def setup(
     profile: str, overrides: dict[str, Any] | None = None, seed: int = 0
-) -> tuple[Config, Path, Path]:
+) -> tuple[Config, paths.RunLayout, Path]:
     """Return ``(cfg, run, out)`` for a notebook's parameters.
 
     ``cfg`` is the profile with the overrides and seed applied (unknown keys
-    raise), ``run`` the folder through which the notebooks hand results on,
+    raise), ``run`` the layout of the folder through which the notebooks hand
+    results on (:class:`vrashlib.paths.RunLayout`),
     ``out`` where this profile's figures and tables go (``figures/`` for the paper
     profile, ``build/figures/<profile>/`` otherwise). Also sets a headless-safe,
     consistent plotting style (the backend is left as it is).
@@ -26,5 +27,6 @@ def setup(
         {"figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False}
     )
     cfg = load_config(profile, overrides, seed=seed)
-    print(f"profile {profile!r}, seed {seed}; run folder {paths.run_dir(profile)}")
-    return cfg, paths.run_dir(profile), paths.figures_dir(profile)
+    run = paths.run_layout(profile)
+    print(f"profile {profile!r}, seed {seed}; run folder {run.root}")
+    return cfg, run, paths.figures_dir(profile)

@@ -13,14 +13,91 @@ named run (``VRASH_RUN``) under ``build/figures/<name>/``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(os.environ.get("VRASH_ROOT", Path(__file__).resolve().parent.parent))
 NOTEBOOKS = ROOT / "notebooks"
 FIGURES = ROOT / "figures"
 BUILD = Path(os.environ.get("VRASH_BUILD", ROOT / "build"))
-CACHE = BUILD / "cache"
+WEIGHTS = ROOT / "weights"  # shipped trained models (once they exist)
 PAPER_PROFILE = "paper"
+
+# Inside one model's folder (``RunLayout.model_dir``; ``train_model`` can write anywhere).
+MODEL_FILE = "model.ckpt"  # the trained model: best validation weights + history
+RESUME_FILE = "last.ckpt"  # the resume point of an interrupted training run
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where each result of one run lives: the only place that names them.
+
+    The notebooks hand results on through these files, never through kernel state;
+    ``vrash`` commands read the same ones.
+    """
+
+    root: Path
+
+    @property
+    def dataset(self) -> Path:
+        """The prepared dataset folder (notebook 01, ``vrash prepare``)."""
+        return self.root / "dataset"
+
+    def model_dir(self, kind: str) -> Path:
+        """One model's folder: checkpoint, resume point, history (notebook 02)."""
+        return self.root / "models" / kind
+
+    def checkpoint(self, kind: str) -> Path:
+        """The trained model of ``kind``."""
+        return self.model_dir(kind) / MODEL_FILE
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.root / "generated"
+
+    def generated(self, kind: str) -> Path:
+        """The generated set of one model, all styles (notebook 03)."""
+        return self.generated_dir / f"{kind}.npz"
+
+    @property
+    def generated_midi(self) -> Path:
+        """Example MIDI files of the generated sets (notebook 03)."""
+        return self.generated_dir / "midi"
+
+    @property
+    def filter_dir(self) -> Path:
+        return self.root / "filter"
+
+    @property
+    def filter(self) -> Path:
+        """The fitted stream filter (notebook 04)."""
+        return self.filter_dir / "filter.pkl"
+
+    @property
+    def ratings(self) -> Path:
+        """The ratings Table 1 is built from (notebook 04)."""
+        return self.filter_dir / "ratings.csv"
+
+    @property
+    def my_ratings(self) -> Path:
+        """Ratings given by hand in notebook 04's rating panel."""
+        return self.filter_dir / "my_ratings.csv"
+
+    @property
+    def mi_dir(self) -> Path:
+        """Mutual-information curves in long form (notebook 05)."""
+        return self.root / "mi"
+
+    @property
+    def stream(self) -> Path:
+        """The stream's output folder (notebook 06, ``vrash stream`` default)."""
+        return self.root / "stream"
+
+    def model_path(self, model: str) -> Path:
+        """A model kind (``lm``/``vae``/``vrash``) of this run, or a checkpoint path."""
+        from vrashlib.models import KINDS
+
+        return self.checkpoint(model) if model in KINDS else Path(model).expanduser()
 
 
 # A named run (``vrash reproduce --name NAME``, e.g. on your own MIDI folder) keeps its
@@ -45,6 +122,11 @@ def run_dir(profile: str) -> Path:
     path = BUILD / "runs" / (run_name() or profile)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_layout(profile: str) -> RunLayout:
+    """The layout of the current run of ``profile`` (or of the named run)."""
+    return RunLayout(run_dir(profile))
 
 
 def executed_notebooks_dir(profile: str) -> Path:

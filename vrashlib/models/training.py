@@ -23,6 +23,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
+from vrashlib import paths
 from vrashlib.config import Config, load_config
 from vrashlib.data.datamodule import MelodyDataModule, make_loader
 from vrashlib.data.tracks import TrackSet
@@ -113,7 +114,7 @@ def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=t.grad_clip or None,
-        callbacks=[_LastCheckpoint(out_dir / "last.ckpt")],
+        callbacks=[_LastCheckpoint(out_dir / paths.RESUME_FILE)],
         plugins=[AtomicCheckpointIO()],
         logger=False,
         enable_checkpointing=False,  # _LastCheckpoint + best weights in memory instead
@@ -155,7 +156,7 @@ def train_model(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(kind, tracks, cfg)
-    final = out_dir / "model.ckpt"
+    final = out_dir / paths.MODEL_FILE
     if final.exists() and not force:
         payload = read_checkpoint(final)
         if payload["hparams"].get("fingerprint") == fp:
@@ -169,7 +170,7 @@ def train_model(
         dm = MelodyDataModule(
             tracks, cfg.train.batch_size, cfg.train.max_len, cfg.train.num_workers, cfg.train.seed
         )
-        last = out_dir / "last.ckpt"
+        last = out_dir / paths.RESUME_FILE
         ckpt_path = None
         if last.exists():
             stored = torch.load(last, map_location="cpu", weights_only=False)
@@ -254,7 +255,6 @@ def evaluate(
 
 def train_command(args: argparse.Namespace) -> int:
     """``vrash train --model vrash --profile paper`` (see ``vrashlib.cli``)."""
-    from vrashlib import paths
     from vrashlib.data.prepare import load_prepared
 
     overrides = {
@@ -263,14 +263,14 @@ def train_command(args: argparse.Namespace) -> int:
         if getattr(args, name, None) is not None
     }
     cfg = load_config(args.profile, overrides, seed=args.seed)
-    run = Path(args.run) if args.run else paths.run_dir(args.profile)
-    dataset = run / "dataset"
+    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
+    dataset = run.dataset
     if not dataset.exists():
         print(f"vrash train: no prepared dataset at {dataset}; run `vrash prepare` or notebook 01")
         return 1
     tracks = load_prepared(dataset).tracks
     start = time.perf_counter()
-    result = train_model(args.model, tracks, cfg, run / "models" / args.model)
+    result = train_model(args.model, tracks, cfg, run.model_dir(args.model))
     val = result.history[result.history["split"] == "val"] if len(result.history) else None
     best = f"{val['bound_total'].min():.3f} bits/event" if val is not None and len(val) else "n/a"
     state = "up to date" if result.cached else f"trained in {time.perf_counter() - start:.0f} s"

@@ -146,24 +146,15 @@ def encode(model: MelodyModule, tracks: TrackSet, batch_size: int = 64) -> np.nd
     return out
 
 
-def load_run_model(name: str, run: Path) -> MelodyModule:
-    """``lm``/``vae``/``vrash`` from ``run/models``, or a checkpoint path."""
-    from vrashlib.models.module import load_model
-
-    path = Path(name)
-    if name in ("lm", "vae", "vrash"):
-        path = run / "models" / name / "model.ckpt"
-    return load_model(path)
-
-
 def generate_command(args: argparse.Namespace) -> int:
     """``vrash generate --model vrash --style bach -n 10 --out DIR``: MIDI files."""
     from vrashlib import paths
+    from vrashlib.models.module import load_model
     from vrashlib.sampling.audio import write_midi_files
 
-    run = Path(args.run) if args.run else paths.run_dir(args.profile)
+    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
     try:
-        model = load_run_model(args.model, run)
+        model = load_model(run.model_path(args.model))
         tracks = sample(
             model,
             args.n,

@@ -38,8 +38,6 @@ from vrashlib.stream.playlist import write_segments_midi, write_segments_wav
 
 REJECTIONS = ("filter", "repeat", "copy", "empty")  # why an examined melody was not played
 
-MODEL_KINDS = ("lm", "vae", "vrash")
-
 
 # ---------------------------------------------------------------- stream
 @dataclass(frozen=True)
@@ -369,23 +367,14 @@ def stream_summary(
 
 
 # ------------------------------------------------------------------- CLI
-def model_path(model: str, run: Path) -> Path:
-    """A model kind (``lm``/``vae``/``vrash``) in the run folder, or a checkpoint path."""
-    return run / "models" / model / "model.ckpt" if model in MODEL_KINDS else Path(model)
-
-
 def stream_command(args: Any) -> int:
     """``vrash stream``: load model, filter and training tunes from the run folder; stream."""
     from vrashlib import paths
     from vrashlib.config import load_config
 
     cfg = load_config(args.profile, seed=args.seed)
-    run = Path(args.run) if args.run else paths.run_dir(args.profile)
-    ckpt, filt_path, dataset = (
-        model_path(args.model, run),
-        run / "filter" / "filter.pkl",
-        run / "dataset",
-    )
+    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
+    ckpt, filt_path, dataset = run.model_path(args.model), run.filter, run.dataset
     for path, how in (
         (ckpt, "train it (notebook 02 or `vrash train`) or pass a checkpoint path"),
         (filt_path, "fit the filter first (notebook 04)"),
