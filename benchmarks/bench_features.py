@@ -16,6 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import random_walk_tracks  # noqa: E402
+from vrashlib.config import load_config  # noqa: E402
 from vrashlib.data.tracks import TrackSet  # noqa: E402
 from vrashlib.filter.autorater import fit_panel  # noqa: E402
 from vrashlib.filter.classifiers import Filter, table1  # noqa: E402
@@ -49,7 +50,9 @@ def main(n: int = 3000) -> None:
     s = _timed(lambda: table1(feats, good))
     print(f"table1:           12 fits on {n} tracks in {s:.2f} s")
     for method in ("logreg", "svc_rbf", "heuristic"):
-        flt = Filter.fit(ts, good, method=method)
+        flt = Filter.fit(
+            ts, good, method=method, max_rules=load_config("paper").filter.heuristic_max_rules
+        )
         for batch in (8, 64):
             sub = ts.subset(np.arange(batch))
             ms = 1000 * _timed(lambda sub=sub, flt=flt: flt.accept(sub), repeat=20)

@@ -73,7 +73,12 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    guard = RepeatGuard(training, ngram=cfg.stream.ngram, copy_run=cfg.stream.copy_run)
+    guard = RepeatGuard(
+        training,
+        ngram=cfg.stream.ngram,
+        max_similarity=cfg.stream.max_similarity,
+        copy_run=cfg.stream.copy_run,
+    )
     print(
         f"training index: {len(training)} melodies, {len(guard.training)} runs in {time.perf_counter() - t0:.2f} s (once)"
     )
@@ -84,6 +89,7 @@ def main() -> None:
             max_len=cfg.generate.max_len, temperature=cfg.generate.temperature, seed=0,
             ngram=cfg.stream.ngram, max_similarity=cfg.stream.max_similarity,
             copy_run=cfg.stream.copy_run, max_music_seconds=args.minutes * 60, threads=1,
+            patience=cfg.stream.patience,
         )
     )  # fmt: skip
     import pandas as pd

@@ -44,7 +44,6 @@ cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
@@ -72,14 +71,7 @@ pd.Series({k: len(v) for k, v in sets.items()}, name="tracks to rate")
 # reference. The ratings used go to `run.ratings`.
 
 # %%
-if RATINGS_CSV:
-    used = ratings.load_ratings(
-        RATINGS_CSV, known_ids=np.concatenate([s.ids for s in sets.values()])
-    )
-    criteria = None
-else:
-    judge = panel.fit_panel(real.select(split="train"))
-    used, criteria = panel.auto_ratings(judge, sets)
+used, criteria = panel.obtain_ratings(sets, real, RATINGS_CSV)
 ratings.save_ratings(used, run.ratings)
 rated = ratings.rating_table(sets, used)
 by_source = rated.groupby(["source", "style"]).agg(
@@ -195,29 +187,17 @@ acceptance
 # %% [markdown]
 # ## The stream's filter
 #
-# The live stream (notebook 06) filters VRASH melodies of one style
-# (`filter.stream_style`, Bach by default, as the paper's filter was trained on Bach
-# stylisations). This `Filter` is fitted on the rated VRASH tracks of that style with
-# the entropy features *and* the sampling vector, and saved to `run.filter`
-# (`vrashlib.filter.classifiers.Filter.load`). If the run has too few acceptable or
-# unacceptable VRASH tracks of that style, it falls back to the pooled entropy
-# features, and `info["pool"]` says so.
+# The live stream (notebook 06) filters the melodies of one model and style
+# (`stream.model` and `stream.style`: VRASH and Bach by default, as the paper's filter
+# was trained on Bach stylisations). This `Filter` is fitted on the rated tracks of
+# that model and style with the entropy features *and* the sampling vector, records
+# what it is for (the stream refuses it for another model or style), and is saved to
+# `run.filter` (`vrashlib.filter.classifiers.Filter.load`). If the run has too few
+# acceptable or unacceptable tracks of that model and style, it falls back to the
+# pooled entropy features, and `info["pool"]` says so.
 
 # %%
-stream_tracks, stream_good = ratings.rated_subset(
-    generated[fcfg.stream_model].select(style=fcfg.stream_style),
-    rated.loc[[fcfg.stream_model]],
-)
-others = pool & ~np.isin(rated.index.get_level_values("track_id"), stream_tracks.ids)
-flt = filtering.fit_stream_filter(
-    stream_tracks,
-    stream_good,
-    fallback=(X[others], good[others]),
-    method=fcfg.stream_method,
-    seed=fcfg.seed,
-    windows=fcfg.windows,
-    max_rules=fcfg.heuristic_max_rules,
-)
+flt, stream_tracks, stream_good = filtering.fit_for_stream(cfg, generated, rated, X, good, pool)
 flt.save(run.filter)
 print(flt.info["pool"])
 kept = flt.accept(stream_tracks)
@@ -237,4 +217,4 @@ print(
 # %%
 my_csv = RATINGS_CSV or str(run.my_ratings)
 plt.close("all")
-rating_panel(generated[fcfg.stream_model], my_csv, rater="me", seed=SEED)
+rating_panel(generated[cfg.stream.model], my_csv, rater="me", seed=SEED)

@@ -36,16 +36,14 @@ from vrashlib.notebook import setup
 cfg, run, out = setup(PROFILE, OVERRIDES, SEED)
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from vrashlib.analysis import mi
+from vrashlib.analysis import fig6, mi
 from vrashlib.data.prepare import load_prepared
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import save_table, savefig
 from vrashlib.filter.classifiers import Filter
-from vrashlib.viz.mi import plot_mi_curves
+from vrashlib.viz.mi import plot_fig6
 
 FIRST, SECOND = cfg.generate.styles[:2]
 real = load_prepared(run.dataset).tracks
@@ -61,12 +59,7 @@ print(f"second style: {SECOND}; token stream: {cfg.mi.token}; estimator: {cfg.mi
 # `n/a` below) rather than an estimate from one melody.
 
 # %%
-sets = {f"real/{s}": real.select(style=s) for s in real.styles}
-for style in (FIRST, SECOND):
-    before = vrash.select(style=style)
-    sets[f"vrash/{style}"] = before
-    sets[f"vrash/{style}/filtered"] = before.subset(np.flatnonzero(filt.accept(before)))
-    sets[f"lm/{style}"] = lm.select(style=style)
+sets = fig6.fig6_sets(real, vrash, lm, filt, (FIRST, SECOND))
 n_tracks = {name: len(ts) for name, ts in sets.items()}
 pd.DataFrame({"tracks": n_tracks, "events": {k: len(v.events) for k, v in sets.items()}})
 
@@ -88,12 +81,7 @@ curves[f"real/{FIRST}"].round(4)
 # Dotted thin lines: the magnitude of the estimate on shuffled tracks (noise floor).
 
 # %%
-generated_view = [f"real/{FIRST}", f"real/{SECOND}", f"vrash/{FIRST}", f"vrash/{FIRST}/filtered"]
-generated_view += [f"vrash/{SECOND}", f"vrash/{SECOND}/filtered", f"lm/{FIRST}", f"lm/{SECOND}"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-real_curves = {k: v for k, v in curves.items() if k.startswith("real/")}
-plot_mi_curves(real_curves, axes[0], title="real tracks by style")
-plot_mi_curves({k: curves[k] for k in generated_view}, axes[1], title="generated vs real")
+fig = plot_fig6(curves, FIRST, SECOND)
 savefig(fig, "fig6_mutual_information", out)
 
 # %% [markdown]
@@ -129,14 +117,14 @@ curves[f"real/{FIRST}"][["distance", "n_pairs", "mi_bits", "mi_plugin_bits", "no
 # 4. Filtering the second style (with the Bach-trained filter) changes its decay.
 # 5. LM-generated melodies lose MI faster than VRASH-generated ones.
 #
-# The table is computed from the curves above (`mi.paper_observations`), on the
+# The table is computed from the curves above (`fig6.paper_observations`), on the
 # distances where both curves compared rise above their noise floors: "tail"
 # is the mean MI over the longest third of those distances, the
 # decay is tail MI / MI at the shortest distance, "closest" is the mean gap in
 # `log10 I` to the real curve of the same style.
 
 # %%
-observations = mi.paper_observations(curves, SECOND, FIRST)
+observations = fig6.paper_observations(curves, SECOND, FIRST)
 save_table(observations, "table_fig6_observations", out, formats=("csv", "md"))
 pd.set_option("display.max_colwidth", 200)
 observations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
@@ -21,7 +20,6 @@ from vrashlib.data.prepare import (
     dataset_table,
     load_prepared,
     prepare,
-    prepare_command,
     split_tracks,
 )
 from vrashlib.data.tracks import SPLITS, TrackSet
@@ -192,21 +190,22 @@ def test_load_prepared_names_what_is_missing(tmp_path):
 
 
 # ------------------------------------------------------------------------ CLI
-def _args(**kw) -> argparse.Namespace:
-    base = dict(corpus=False, midi=[], music=[], style=None, out=None, profile="smoke",
-                seed=0, workers=1, max_tunes=None)  # fmt: skip
-    return argparse.Namespace(**{**base, **kw})
+def _prepare(*args: str, profile: str = "smoke") -> int:
+    """``vrash prepare ARGS --profile smoke --workers 1``, through the command's entry point."""
+    from vrashlib.cli import main
+
+    return main(["prepare", *map(str, args), "--profile", profile, "--workers", "1"])
 
 
 def test_cli_bad_arguments_exit_2(tmp_path, midi_dir, capsys):
     out = str(tmp_path / "o")
-    assert prepare_command(_args(midi=[str(midi_dir)], out=out)) == 2  # no --style
+    assert _prepare("--midi", midi_dir, "--out", out) == 2  # no --style
     assert "--style" in capsys.readouterr().err
-    assert prepare_command(_args(midi=[str(tmp_path / "nope")], style="x", out=out)) == 2
+    assert _prepare("--midi", tmp_path / "nope", "--style", "x", "--out", out) == 2
     assert "nope" in capsys.readouterr().err
-    assert prepare_command(_args(midi=[str(midi_dir)], style="x", out=out, profile="bogus")) == 2
+    assert _prepare("--midi", midi_dir, "--style", "x", "--out", out, profile="bogus") == 2
     (tmp_path / "f").write_text("a file, not a folder")
-    assert prepare_command(_args(midi=[str(midi_dir)], style="x", out=str(tmp_path / "f"))) == 2
+    assert _prepare("--midi", midi_dir, "--style", "x", "--out", tmp_path / "f") == 2
     assert "not a prepared dataset" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -217,7 +216,7 @@ def test_cli_nothing_usable_exits_1_with_report(tmp_path, capsys):
     for name in ("zero_bytes.mid", "text_renamed.mid", "truncated.mid", "drums_only.mid"):
         shutil.copy(DATA / "midi" / name, bad / name)
     out = tmp_path / "o"
-    assert prepare_command(_args(midi=[str(bad)], style="x", out=str(out))) == 1
+    assert _prepare("--midi", bad, "--style", "x", "--out", out) == 1
     assert "no usable track" in capsys.readouterr().err
     rep = pd.read_csv(out / "ingest_report.csv")
     assert len(rep) == 4 and set(rep["status"]) == {"failed", "dropped"}
@@ -229,7 +228,7 @@ def test_cli_nothing_usable_exits_1_with_report(tmp_path, capsys):
 
 def test_cli_success_with_some_failures_exits_0(tmp_path, midi_dir, capsys):
     out = tmp_path / "o"
-    code = prepare_command(_args(midi=[str(midi_dir)], style="pop", out=str(out)))
+    code = _prepare("--midi", midi_dir, "--style", "pop", "--out", out)
     assert code == 0
     printed = capsys.readouterr().out
     assert "failed 3" in printed and "pop" in printed and "hash:" in printed
@@ -238,6 +237,8 @@ def test_cli_success_with_some_failures_exits_0(tmp_path, midi_dir, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"music21", "symusic", "vrashlib"} <= set(manifest["versions"])
     assert manifest["sources"][0]["style"] == "pop"
+    assert manifest["params"]["use_corpus"] is False  # what was read, not the config's default
+    assert manifest["params"]["midi_dirs"] == [f"{midi_dir}=pop"]
 
 
 def test_smoke_profile_samples_twelve_per_collection():

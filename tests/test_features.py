@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import random_walk_tracks
 from vrashlib.data.encoding import DUR_ONE, DURATION_RATIOS, OCT_NONE, REST, midi_pitch
+from vrashlib.data.normalise import entropy_bits
 from vrashlib.data.tracks import TrackSet
-from vrashlib.filter.features import compute_features, entropy_bits, feature_names, window_entropies
+from vrashlib.filter.features import compute_features, feature_names, window_entropies
 
 DUR_TWO = DURATION_RATIOS.index(Fraction(2))
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import random_walk_tracks
+from vrashlib.config import FilterConfig
 from vrashlib.data.tracks import TrackSet
 from vrashlib.filter.classifiers import (
     METHODS,
@@ -25,6 +26,8 @@ from vrashlib.filter.classifiers import (
     table1,
 )
 from vrashlib.filter.features import compute_features
+
+MAX_RULES = FilterConfig().heuristic_max_rules
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +97,10 @@ def test_strict_heuristics_reach_precision_one_on_their_training_split(rated, se
 def test_find_rules_single_rule_and_unseparable_cases():
     f = pd.DataFrame({"a": [0.0, 1, 2, 3, 4, 5], "b": [5.0, 4, 3, 2, 1, 0]})
     good = np.array([0, 0, 0, 1, 1, 1], bool)
-    rules = find_rules(f, good)
+    rules = find_rules(f, good, max_rules=MAX_RULES)
     assert len(rules) == 1 and apply_rules(rules, f).tolist() == good.tolist()
     same = pd.DataFrame({"a": [1.0, 1.0]})
-    rules = find_rules(same, np.array([True, False]))
+    rules = find_rules(same, np.array([True, False]), max_rules=MAX_RULES)
     assert not apply_rules(rules, same).any()  # cannot separate: accept nothing
 
 
@@ -111,7 +114,7 @@ def test_rule_text_and_application():
 @pytest.mark.parametrize("method", ["logreg", "svc_linear", "svc_rbf", "heuristic"])
 def test_filter_fit_score_accept_save_load(rated, tmp_path, method):
     ts, _, good = rated
-    flt = Filter.fit(ts, good, method=method, seed=0)
+    flt = Filter.fit(ts, good, method=method, seed=0, max_rules=MAX_RULES)
     assert flt.uses_latent and "z2" in flt.columns
     s = flt.score(ts)
     acc = flt.accept(ts)
@@ -153,6 +156,10 @@ def test_filter_load_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown method"):
         Filter.fit_features(
             pd.DataFrame({"a": np.arange(6.0)}), np.arange(6) % 2 == 0, method="forest"
+        )
+    with pytest.raises(ValueError, match="needs max_rules"):
+        Filter.fit_features(
+            pd.DataFrame({"a": np.arange(6.0)}), np.arange(6) % 2 == 0, method="heuristic"
         )
 
 

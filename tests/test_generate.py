@@ -1,4 +1,3 @@
-import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +9,7 @@ from vrashlib.data.encoding import END, validate_events, with_end
 from vrashlib.models.module import save_model
 from vrashlib.models.training import build_module
 from vrashlib.sampling.audio import read_midi_notes
-from vrashlib.sampling.generate import encode, generate_command, interpolate, sample
+from vrashlib.sampling.generate import encode, interpolate, sample
 from vrashlib.sampling.kernels import sample_compiled
 from vrashlib.sampling.sampler import (
     DUR_START,
@@ -150,27 +149,26 @@ def test_bad_requests_raise(tiny_trackset):
         interpolate(lm, np.zeros(2), np.ones(2), 3, "bach", max_len=5)
 
 
-def test_generate_command_writes_midi_files(tiny_trackset, tmp_path):
+def test_generate_command_writes_midi_files(tiny_trackset, tmp_path, capsys):
+    from vrashlib.cli import main
+    from vrashlib.paths import RunLayout
+
     module = build_module("vrash", tiny_trackset, CFG).eval()
-    ckpt = save_model(module, tmp_path / "run" / "models" / "vrash" / "model.ckpt")
+    ckpt = save_model(module, RunLayout(tmp_path / "run").checkpoint("vrash"))
     assert ckpt.exists()
-    args = argparse.Namespace(
-        model="vrash",
-        style="bach",
-        n=3,
-        out=str(tmp_path / "midi"),
-        profile="smoke",
-        seed=0,
-        temperature=1.0,
-        max_len=20,
-        run=str(tmp_path / "run"),
-    )
-    assert generate_command(args) == 0
+    args = ["generate", "--model", "vrash", "--style", "bach", "-n", "3",
+            "--out", str(tmp_path / "midi"), "--profile", "smoke", "--max-len", "20",
+            "--run", str(tmp_path / "run")]  # fmt: skip
+    assert main(args) == 0
     files = sorted((tmp_path / "midi").glob("*.mid"))
     assert [f.name for f in files] == [f"vrash_bach_000{i}.mid" for i in range(3)]
     ts = sample(module, 3, "bach", max_len=20, seed=0)
     for f, ev in zip(files, ts, strict=False):
         n_notes = int((ev[:, 0] < 12).sum())
         assert len(read_midi_notes(f)) == n_notes
-    args.model = str(tmp_path / "missing.ckpt")
-    assert generate_command(args) == 1
+    assert main([*args, "--model", str(tmp_path / "missing.ckpt")]) == 2
+    assert "missing.ckpt" in capsys.readouterr().err
+    assert main([*args, "--style", "jazz"]) == 2  # a style the model does not know
+    assert "['bach', 'fiddle']" in capsys.readouterr().err
+    assert main([*args, "--temperature", "0"]) == 2  # the sampler's own check
+    assert "temperature" in capsys.readouterr().err

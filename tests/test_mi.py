@@ -163,29 +163,6 @@ def test_token_streams_and_bad_names(tiny_trackset):
         mi.mutual_information(tiny_trackset, [1], estimator="nsb")
 
 
-def test_paper_observations_are_computed_from_the_curves():
-    d = mi.log_distances(64, 8).astype(float)
-
-    def curve(alpha: float, scale: float = 1.0) -> pd.DataFrame:
-        v = scale * d**-alpha
-        return pd.DataFrame({"distance": d, "mi_bits": v, "lo": 0.98 * v, "hi": 1.02 * v})
-
-    curves = {
-        "real/bach": curve(0.5),
-        "real/fiddle": curve(0.5),
-        "vrash/bach": curve(0.3, 1.2),
-        "vrash/bach/filtered": curve(0.2, 1.2),
-        "vrash/fiddle": curve(0.6),
-        "lm/bach": curve(1.0),
-    }
-    obs = mi.paper_observations(curves, "fiddle")
-    assert obs["agrees"].tolist()[:3] == ["yes", "yes", "yes"]
-    assert obs["agrees"][3].startswith("n/a (vrash/fiddle/filtered missing")
-    assert obs["agrees"][4] == "yes"
-    curves["lm/bach"] = curve(0.1)  # now the LM keeps more MI than VRASH
-    assert mi.paper_observations(curves, "fiddle")["agrees"][4] == "no"
-
-
 def test_plot_draws_each_curve_with_data_and_skips_empty_ones(tiny_trackset):
     import matplotlib
 

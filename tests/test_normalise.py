@@ -17,7 +17,13 @@ from vrashlib.data.normalise import (
     skyline,
 )
 
-RULES = dict(min_events=4, max_off_grid_share=0.0, max_distinct_durations=11, min_pitch_entropy=1.0)
+RULES = dict(
+    min_events=4,
+    max_off_grid_share=0.0,
+    max_distinct_durations=11,
+    min_pitch_entropy=1.0,
+    max_rest_ratio=8.0,
+)
 
 
 def ratios(events: np.ndarray) -> list[Fraction]:
@@ -160,9 +166,9 @@ def test_off_grid_share_is_a_threshold():
 def test_long_rests_are_shortened_to_max_rest_ratio():
     pitch = np.array([60, 62, -1, 64, 65, -1, 67, 69])
     length = np.array([1, 1, 13, 1, 1, 17, 1, 1], float)
-    r = normalise_track(pitch, length, 120.0, **RULES, max_rest_ratio=8.0)
+    r = normalise_track(pitch, length, 120.0, **{**RULES, "max_rest_ratio": 8.0})
     assert r.dropped_by is None
     assert ratios(r.events)[2] == 8 and ratios(r.events)[5] == 8
     assert r.distinct_durations == 2
-    kept = normalise_track(pitch, length, 120.0, **RULES, max_rest_ratio=100.0)
+    kept = normalise_track(pitch, length, 120.0, **{**RULES, "max_rest_ratio": 100.0})
     assert kept.dropped_by == "off_grid"  # 17 is beyond the vocabulary

@@ -15,3 +15,14 @@ def test_setup_gives_config_run_and_figures_folders():
 def test_setup_rejects_unknown_parameters():
     with pytest.raises(KeyError):
         setup("smoke", {"train.max_stepz": 3})
+
+
+def test_setup_shows_library_info_messages_once(capsys):
+    import logging
+
+    setup("smoke")
+    setup("smoke")  # idempotent: one handler, each message printed once
+    capsys.readouterr()
+    logging.getLogger("vrashlib.models.training").info("lm: up to date")
+    logging.getLogger("vrashlib.models.training").debug("not shown")
+    assert capsys.readouterr().out == "lm: up to date\n"

@@ -212,14 +212,21 @@ def test_rating_widget_writes_clicks_and_resumes(tmp_path, tiny_trackset):
         rating_panel(ts, path, rater=AUTO_RATER)
 
 
-def test_synthesize_length_and_range(tiny_trackset):
-    from vrashlib.data.encoding import durations_in_units
-    from vrashlib.viz.rating import SAMPLE_RATE, synthesize
+def test_rating_panel_plays_the_library_synthesizer(tmp_path, tiny_trackset, monkeypatch):
+    from vrashlib.sampling import audio
+    from vrashlib.viz.rating import SAMPLE_RATE, rating_panel
 
-    ev = tiny_trackset[0]
-    audio = synthesize(ev, 0.25)
-    assert abs(len(audio) - durations_in_units(ev).sum() * 0.25 * SAMPLE_RATE) <= len(ev)
-    assert np.abs(audio).max() <= 1.0
+    calls, real = [], audio.synthesize
+
+    def spy(events, unit_seconds, sample_rate=22050, **kw):
+        calls.append(sample_rate)
+        return real(events, unit_seconds, sample_rate, **kw)
+
+    monkeypatch.setattr(audio, "synthesize", spy)
+    panel = rating_panel(tiny_trackset.subset(np.arange(2)), tmp_path / "r.csv", audio=True)
+    assert calls == []  # nothing is synthesised before "start"
+    panel.start.click()
+    assert calls == [SAMPLE_RATE]  # vrashlib.sampling.audio's synthesizer, no copy of it
 
 
 def test_rating_table_and_rated_subset(bach_tracks):

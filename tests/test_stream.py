@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
+from fractions import Fraction
 
-import mido
 import numpy as np
 import pandas as pd
 import pytest
+import symusic
 import torch
 
 from tests.conftest import random_walk_tracks
 from vrashlib.config import load_config
-from vrashlib.data.encoding import DUR_ONE, durations_in_units
+from vrashlib.data.encoding import DUR_ONE, DURATION_RATIOS, durations_in_units, midi_pitch
 from vrashlib.data.tracks import TrackSet
+from vrashlib.sampling.audio import read_midi_notes
 from vrashlib.stream import live as st
 from vrashlib.stream.dedup import RepeatGuard, corpus_ngram_index, ngram_hashes, note_tokens
 from vrashlib.stream.playlist import write_segments_midi
 
 torch.set_num_threads(2)
+
+# The stream's settings come from the config (the functions have no defaults of their own).
+SMOKE = load_config("smoke")
+SETTINGS = dict(
+    temperature=SMOKE.generate.temperature,
+    ngram=SMOKE.stream.ngram,
+    max_similarity=SMOKE.stream.max_similarity,
+    copy_run=SMOKE.stream.copy_run,
+    threads=SMOKE.stream.threads,
+    patience=SMOKE.stream.patience,
+)
+GUARD = dict(ngram=5, max_similarity=0.5, copy_run=16)  # what the tests below assume
 
 
 class FakeModel:
@@ -81,7 +94,7 @@ def jaccard(a: np.ndarray, b: np.ndarray, n: int = 5) -> float:
 
 
 def take(model, filt, **kw):
-    kw = {"batch_size": 8, "max_len": 64, "seed": 0, "sampler": fake_sample, **kw}
+    kw = {**SETTINGS, "batch_size": 8, "max_len": 64, "seed": 0, "sampler": fake_sample, **kw}
     return list(st.stream_melodies(model, filt, "bach", **kw))
 
 
@@ -124,7 +137,14 @@ def test_stream_stops_when_the_consumer_stops_and_restores_threads(pool):
     model = FakeModel(pool)
     before = torch.get_num_threads()
     gen = st.stream_melodies(
-        model, FakeFilter(), "bach", batch_size=4, max_len=64, sampler=fake_sample
+        model,
+        FakeFilter(),
+        "bach",
+        **{**SETTINGS, "threads": 1},
+        batch_size=4,
+        max_len=64,
+        seed=0,
+        sampler=fake_sample,
     )
     first = next(gen)
     assert model.threads_seen == [1]  # generation runs on one thread
@@ -187,7 +207,7 @@ def test_stream_checks_what_the_filter_returns(pool):
 
 def test_repeat_guard_repeats_near_repeats_and_copies(pool):
     a, near, b = pool[0], pool[60], pool[1]
-    guard = RepeatGuard(TrackSet.from_tracks([pool[2]], ("x",), [0]), ngram=5, copy_run=16)
+    guard = RepeatGuard(TrackSet.from_tracks([pool[2]], ("x",), [0]), **GUARD)
     assert guard.check(a) == "ok"
     guard.add(a)
     assert guard.check(a) == "repeat"
@@ -201,7 +221,7 @@ def test_repeat_guard_repeats_near_repeats_and_copies(pool):
     guard.add(short)
     assert guard.check(short) == "repeat"
     with pytest.raises(ValueError, match="max_similarity"):
-        RepeatGuard(max_similarity=1.5)
+        RepeatGuard(**{**GUARD, "max_similarity": 1.5})
 
 
 def test_training_index_has_no_runs_across_two_tracks(pool):
@@ -216,12 +236,18 @@ def test_training_index_has_no_runs_across_two_tracks(pool):
 def test_continuous_midi_keeps_each_melody_tempo(pool, tmp_path):
     a, b = pool[0], pool[1]
     path = write_segments_midi([(a, 0.25), (b, 0.5)], tmp_path / "s.mid", gap_seconds=1.0)
-    expected = durations_in_units(a).sum() * 0.25 + 1.0 + durations_in_units(b).sum() * 0.5
-    midi = mido.MidiFile(path)
-    # the file ends with the last note-off; rests at the very end add no MIDI time
-    assert midi.length == pytest.approx(expected, abs=0.01 + durations_in_units(b[-3:]).sum())
-    notes = [m for m in midi.tracks[0] if m.type == "note_on" and m.velocity > 0]
-    assert len(notes) == int((a[:, 0] < 12).sum() + (b[:, 0] < 12).sum())
+    score = symusic.Score(str(path))
+    assert score.tpq == 480 and [t.qpm for t in score.tempos] == [120.0]  # 960 ticks/s
+    # every note at its exact time: each melody at its own speed, 1 s between them
+    expected, t = [], Fraction(0)
+    for events, unit in ((a, Fraction(1, 4)), (b, Fraction(1, 2))):
+        for pitch, dur in zip(midi_pitch(events), events[:, 2], strict=True):
+            seconds = DURATION_RATIOS[dur] * unit
+            if pitch >= 0:
+                expected.append((int(t * 960), int(seconds * 960), int(pitch)))
+            t += seconds
+        t += 1
+    assert read_midi_notes(path) == expected
 
 
 def test_run_stream_writes_melodies_continuous_file_and_log(pool, tmp_path):
@@ -262,11 +288,15 @@ def test_run_stream_writes_melodies_continuous_file_and_log(pool, tmp_path):
 
 
 def test_stream_command_names_the_missing_file(tmp_path, capsys):
-    args = argparse.Namespace(
-        model="vrash", style="bach", minutes=0.1, out=str(tmp_path / "out"), profile="smoke",
-        seed=0, run=str(tmp_path), temperature=1.0, threads=1,
-    )  # fmt: skip
-    assert st.stream_command(args) == 2
+    from vrashlib.cli import main
+
+    args = ["stream", "--model", "vrash", "--style", "bach", "--minutes", "0.1",
+            "--out", str(tmp_path / "out"), "--profile", "smoke", "--run", str(tmp_path)]  # fmt: skip
+    assert main(args) == 2
+    assert "no prepared dataset" in capsys.readouterr().err
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "tracks.npz").touch()  # only looked at once the model exists
+    assert main(args) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "models" / "vrash" / "model.ckpt") in err and "notebook 02" in err
 

@@ -39,7 +39,11 @@ list and imports only point down it (``viz`` draws what the others compute):
 At the top: ``config`` (every setting, profiles), ``paths`` (the repository's
 folders and one run folder's layout), ``files`` (atomic writes, figures and
 tables out), ``cli`` (the only command layer), ``reproduce`` (papermill over the
-notebooks, the output registry), ``notebook`` (the call that opens a notebook).
+notebooks, the output registry), ``notebook`` (the call that opens a notebook,
+and shows the library's log messages in it), ``threads`` (torch's thread count
+for a block, restored after).
+
+The library reports progress through ``logging.getLogger(__name__)``, never print().
 """
 
 __version__ = "0.1.0"

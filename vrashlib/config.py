@@ -9,7 +9,13 @@ a notebook parameter never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import json
+import numbers
+import shlex
+import types
+import typing
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 # Collections of the music21 corpus and the style label of their tracks.
@@ -123,10 +129,9 @@ class FilterConfig:
     windows: tuple[int, ...] = (8, 16, 32, 64, 128)
     test_shares: tuple[float, ...] = (0.5, 0.4, 0.3, 0.2)
     n_real_rated: int = 1000  # real tracks (val+test splits) rated beside the generated ones
-    # The filter the live stream uses: fitted on one model's tracks of one style,
-    # with the latent coordinates (the paper trained its filter on Bach stylisations).
-    stream_model: str = "vrash"
-    stream_style: str = "bach"
+    # The live stream's filter is fitted on the rated melodies of the stream's model and
+    # style (``StreamConfig.model`` / ``.style``), with the latent coordinates (the paper
+    # trained its filter on Bach stylisations), by this method:
     stream_method: str = "logreg"  # logreg | svc_linear | svc_rbf | heuristic
     heuristic_max_rules: int = 4  # a handful of thresholds stays readable and fast
     heuristic_test_share: float = 0.3
@@ -207,12 +212,20 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+class ConfigError(ValueError):
+    """A setting's value does not fit the setting (wrong type, missing folder, ...)."""
+
+
 def load_config(
     profile: str = "paper", overrides: dict[str, Any] | None = None, *, seed: int | None = None
 ) -> Config:
     """The named profile with ``{"section.field": value}`` overrides applied.
 
     ``seed`` (or the override key ``"seed"``) sets the seed of every stage at once.
+    An unknown key raises ``KeyError``; a value of the wrong type (a JSON list is
+    taken as a tuple, an int as a float), a folder of ``data.midi_dirs`` /
+    ``data.music_dirs`` that does not exist, or a ``stream.style`` missing from
+    ``generate.styles`` raises :class:`ConfigError`.
     """
     if profile not in PROFILES:
         raise KeyError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
@@ -222,19 +235,27 @@ def load_config(
     cfg = Config(profile=profile)
     for key, value in settings.items():
         cfg = _set(cfg, key, value)
+    if cfg.stream.style not in cfg.generate.styles:
+        raise ConfigError(
+            f"stream.style {cfg.stream.style!r} is not one of generate.styles "
+            f"{list(cfg.generate.styles)}: the stream's filter is fitted on generated melodies "
+            f"of that style; add it, e.g. --set "
+            + shlex.quote(f"generate.styles={json.dumps([*cfg.generate.styles, cfg.stream.style])}")
+        )
     return cfg
 
 
 def _set(cfg: Config, key: str, value: Any) -> Config:
     section, _, name = key.partition(".")
     if key == "seed":  # one seed for every stage
+        value = _typed(key, value, int, None)
         subs = {
-            f.name: replace(getattr(cfg, f.name), seed=int(value))
+            f.name: replace(getattr(cfg, f.name), seed=value)
             for f in fields(Config)
             if dataclasses.is_dataclass(getattr(cfg, f.name))
             and "seed" in {g.name for g in fields(getattr(cfg, f.name))}
         }
-        return replace(cfg, seed=int(value), **subs)
+        return replace(cfg, seed=value, **subs)
     if section not in {f.name for f in fields(Config)} or not dataclasses.is_dataclass(
         getattr(cfg, section)
     ):
@@ -243,9 +264,83 @@ def _set(cfg: Config, key: str, value: Any) -> Config:
     known = {f.name for f in fields(sub)}
     if name not in known:
         raise KeyError(f"unknown setting {key!r}; {section} has {sorted(known)}")
-    if isinstance(getattr(sub, name), tuple) and isinstance(value, list):
-        value = tuple(value)
+    value = _typed(key, value, typing.get_type_hints(type(sub))[name], getattr(sub, name))
+    if key in FOLDER_SETTINGS:
+        _check_folders(key, value)
     return replace(cfg, **{section: replace(sub, **{name: value})})
+
+
+# Settings that list folders as "PATH" or "PATH=STYLE" (each must exist).
+FOLDER_SETTINGS = ("data.midi_dirs", "data.music_dirs")
+_EXAMPLES = {"data.midi_dirs": ["~/midi=pop"], "data.music_dirs": ["~/abc=reels"]}
+_SAMPLES: dict[Any, Any] = {
+    bool: True, int: 3, float: 0.5, str: "name",
+    tuple[str, ...]: ["a", "b"], tuple[int, ...]: [8, 16], tuple[float, ...]: [0.5, 0.3],
+}  # fmt: skip
+_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+
+
+def _typed(key: str, value: Any, hint: Any, current: Any) -> Any:
+    """``value`` as the type ``hint`` of setting ``key`` (``ConfigError`` if it is not one)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        ok, converted = _convert(value, option)
+        if ok:
+            return converted
+    expected = " or ".join(_describe(o) for o in options)
+    example = _EXAMPLES.get(key)
+    if example is None:
+        fits = [o for o in options if o is not type(None)]
+        plain = list(current) if isinstance(current, tuple) else current
+        ok = current is not None and current != () and _convert(current, fits[0])[0]
+        example = plain if ok else _SAMPLES.get(fits[0], "...")
+    shown = example if isinstance(example, str) else json.dumps(example)
+    raise ConfigError(
+        f"{key} expects {expected}, got {value!r}; e.g. --set {shlex.quote(f'{key}={shown}')}"
+    )
+
+
+def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
+    """``(True, value as hint)`` when ``value`` fits the type ``hint``, else ``(False, None)``."""
+    if hint is type(None):
+        return value is None, None
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return ok, int(value) if ok else None
+    if hint is float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return ok, float(value) if ok else None
+    if hint is str:
+        return isinstance(value, str), value
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list | tuple):
+            return False, None
+        item = typing.get_args(hint)[0]
+        items = [_convert(v, item) for v in value]
+        ok = all(good for good, _ in items)
+        return ok, tuple(v for _, v in items) if ok else None
+    raise TypeError(f"unsupported setting type {hint!r}")
+
+
+def _describe(hint: Any) -> str:
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_PLURALS[typing.get_args(hint)[0]]}"
+    return _NAMES[hint]
+
+
+def _check_folders(key: str, specs: tuple[str, ...]) -> None:
+    """Each ``"PATH"`` / ``"PATH=STYLE"`` of a folder setting must name an existing folder."""
+    for spec in specs:
+        folder = Path(spec.partition("=")[0]).expanduser()
+        if not folder.exists():
+            raise ConfigError(f"{key}: folder {str(folder)!r} (from {spec!r}) does not exist")
+        if not folder.is_dir():
+            raise ConfigError(f"{key}: {str(folder)!r} (from {spec!r}) is not a folder")
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+FIGURE_FORMATS = ("png", "pdf")  # every figure, in every profile
+TABLE_FORMATS = ("csv", "md")  # the default of a table
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -74,7 +77,7 @@ def savefig(fig, name: str, out_dir: str | os.PathLike, *, dpi: int = 150) -> li
     """
     out_dir = Path(out_dir)
     written = []
-    for ext in ("png", "pdf"):
+    for ext in FIGURE_FORMATS:
         target = out_dir / f"{name}.{ext}"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight", metadata=_no_dates(ext))
@@ -94,7 +97,7 @@ def save_table(
     name: str,
     out_dir: str | os.PathLike,
     *,
-    formats: tuple[str, ...] = ("csv", "md"),
+    formats: tuple[str, ...] = TABLE_FORMATS,
     float_format: str = "%.4f",
 ) -> list[Path]:
     """Write a table as CSV (always), and Markdown / LaTeX when asked."""

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 from vrashlib import paths
 from vrashlib.config import Config, load_config
+
+logger = logging.getLogger(__name__)
+
+
+class _CellOutput(logging.StreamHandler):
+    """Plain ``%(message)s`` lines on whatever ``sys.stdout`` is when a message is
+    logged: the running cell's output in a notebook."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler sets it; sys.stdout is read per message
+        pass
+
+
+def show_logging(level: int = logging.INFO) -> None:
+    """Show the ``vrashlib`` loggers' messages from ``level`` up in the notebook
+    (progress and results). Idempotent: the handler is added once."""
+    log = logging.getLogger("vrashlib")
+    if not any(isinstance(h, _CellOutput) for h in log.handlers):
+        log.addHandler(_CellOutput())
+    log.setLevel(level)
 
 
 def setup(
@@ -19,14 +49,17 @@ def setup(
     results on (:class:`vrashlib.paths.RunLayout`),
     ``out`` where this profile's figures and tables go (``figures/`` for the paper
     profile, ``build/figures/<profile>/`` otherwise). Also sets a headless-safe,
-    consistent plotting style (the backend is left as it is).
+    consistent plotting style (the backend is left as it is), and shows the
+    library's INFO messages in the notebook (:func:`show_logging`).
     """
     import matplotlib
+
+    show_logging()
 
     matplotlib.rcParams.update(
         {"figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False}
     )
     cfg = load_config(profile, overrides, seed=seed)
     run = paths.run_layout(profile)
-    print(f"profile {profile!r}, seed {seed}; run folder {run.root}")
+    logger.info("profile %r, seed %s; run folder %s", profile, seed, run.root)
     return cfg, run, paths.figures_dir(profile)

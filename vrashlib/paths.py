@@ -129,6 +129,19 @@ def run_layout(profile: str) -> RunLayout:
     return RunLayout(run_dir(profile))
 
 
+def run_for_dataset(dataset: str | Path) -> RunLayout:
+    """The run folder of a dataset prepared on its own (``vrash prepare --out X``).
+
+    A run's own dataset folder belongs to that run; any other dataset folder ``X``
+    gets ``build/runs/<X's folder name>``, where ``vrash train/generate/stream
+    --dataset X`` keep its models and results.
+    """
+    folder = Path(dataset).expanduser().resolve()
+    if RunLayout(folder.parent).dataset == folder:
+        return RunLayout(folder.parent)
+    return RunLayout(BUILD / "runs" / folder.name)
+
+
 def executed_notebooks_dir(profile: str) -> Path:
     """Where papermill writes the executed copies of the notebooks."""
     path = BUILD / "notebooks" / (run_name() or profile)

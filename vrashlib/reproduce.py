@@ -16,61 +16,111 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vrashlib import paths
+from vrashlib.files import FIGURE_FORMATS, TABLE_FORMATS
+
+
+@dataclass(frozen=True)
+class Output:
+    """One figure or table a notebook writes into the profile's figures folder."""
+
+    name: str  # the stem, e.g. "fig4_cross_entropy"
+    formats: tuple[str, ...]  # file extensions, e.g. ("png", "pdf")
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}.{ext}" for ext in self.formats)
+
+
+def figure(name: str) -> Output:
+    return Output(name, FIGURE_FORMATS)
+
+
+def table(name: str, formats: tuple[str, ...] = TABLE_FORMATS) -> Output:
+    return Output(name, formats)
 
 
 @dataclass(frozen=True)
 class Notebook:
     stem: str  # file name without .py, e.g. "01_data"
     artifact: str  # the paper artifact it rebuilds
-    outputs: tuple[str, ...]  # files written into the profile's figures folder
+    outputs: tuple[Output, ...]  # what it writes into the profile's figures folder
 
     @property
     def source(self) -> Path:
         return paths.NOTEBOOKS / f"{self.stem}.py"
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The file names of every output."""
+        return tuple(f for o in self.outputs for f in o.files)
 
+
+# The output registry: every figure and table of every notebook. The notebook smoke
+# test checks that each is written, and that each savefig/save_table into the figures
+# folder is registered here; the README's notebook table is rendered from it.
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook(
         "01_data",
-        "Section 2: data preparation and normalisation",
-        ("fig_data_overview.png", "fig_data_overview.pdf", "table_dataset.csv"),
+        "Section 2: ingest funnel, normalisation, distributions",
+        (figure("fig_data_overview"), table("table_dataset")),
     ),
     Notebook(
         "02_training",
-        "Fig. 4: cross-entropy of LM, VAE and VRASH vs a random network",
-        ("fig4_cross_entropy.png", "fig4_cross_entropy.pdf", "table_fig4_cross_entropy.csv"),
+        "Fig. 4: cross-entropy of LM, VAE, VRASH vs a random network",
+        (figure("fig4_cross_entropy"), table("table_fig4_cross_entropy")),
     ),
     Notebook(
         "03_listening",
         "Section 4: generated melodies, repeated notes, distributions",
         (
-            "fig_generated_examples.png",
-            "fig_generated_examples.pdf",
-            "table_generated_stats.csv",
+            figure("fig_generated_examples"),
+            table("table_generated_stats"),
+            figure("fig_generated_distributions"),
         ),
     ),
     Notebook(
         "04_filter",
         "Table 1: post-generation filter, classifier comparison",
         (
-            "table1_filter.csv",
-            "table1_filter.md",
-            "table1_filter.tex",
-            "fig_filter_features.png",
-            "fig_filter_features.pdf",
+            table("table_filter_ratings"),
+            figure("fig_filter_features"),
+            table("table1_filter", ("csv", "md", "tex")),
+            figure("fig_filter_table1"),
+            table("table_filter_heuristics"),
+            table("table_filter_acceptance"),
+            figure("fig_filter_acceptance"),
         ),
     ),
     Notebook(
         "05_mutual_information",
         "Fig. 6: mutual information vs distance",
-        ("fig6_mutual_information.png", "fig6_mutual_information.pdf", "table_fig6_fits.csv"),
+        (
+            figure("fig6_mutual_information"),
+            table("table_fig6_fits"),
+            table("table_fig6_observations"),
+        ),
     ),
     Notebook(
         "06_stream",
         "Fig. 5: pseudo-real-time filtered stream",
-        ("fig5_stream.png", "fig5_stream.pdf", "table_stream.csv"),
+        (table("table_stream"), figure("fig5_stream")),
     ),
 )
+
+
+def notebooks_markdown() -> str:
+    """The README's table of notebooks, rendered from the registry."""
+    lines = [
+        "| notebook | rebuilds | writes (into `figures/` for the paper profile) |",
+        "| --- | --- | --- |",
+    ]
+    for nb in NOTEBOOKS:
+        writes = ", ".join(
+            f"`{o.name}.{o.formats[0]}" + "".join(f"/.{f}" for f in o.formats[1:]) + "`"
+            for o in nb.outputs
+        )
+        lines.append(f"| `{nb.stem}.py` | {nb.artifact} | {writes} |")
+    return "\n".join(lines) + "\n"
 
 
 def available_notebooks() -> list[Notebook]:
@@ -80,15 +130,18 @@ def available_notebooks() -> list[Notebook]:
 
 def expected_outputs(profile: str, notebooks: list[Notebook] | None = None) -> list[Path]:
     out = paths.figures_dir(profile)
-    return [out / name for nb in (notebooks or available_notebooks()) for name in nb.outputs]
+    return [out / name for nb in (notebooks or available_notebooks()) for name in nb.files]
 
 
 def execute_notebook(
     nb: Notebook, profile: str, seed: int = 0, overrides: dict | None = None
 ) -> Path:
     """Convert one notebook source and execute it with papermill; return the executed copy."""
+    import os
+
     import jupytext
     import papermill
+    from traitlets.config import Config
 
     build = paths.executed_notebooks_dir(profile)
     source_ipynb = build / f"{nb.stem}.source.ipynb"
@@ -107,6 +160,9 @@ def execute_notebook(
         kernel_name="python3",
         cwd=str(paths.NOTEBOOKS),
         progress_bar=False,
+        # The kernel talks over IPC sockets, not localhost TCP: no open ports, and no
+        # "[IPKernelApp] WARNING | Kernel is running over TCP without encryption" line.
+        config=Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else None,
     )
     source_ipynb.unlink(missing_ok=True)
     return executed

@@ -151,15 +151,19 @@ def make_loader(
 
 
 class MelodyDataModule(pl.LightningDataModule):
-    """Train/val loaders over a prepared TrackSet whose ``split`` column is set."""
+    """Train/val loaders over a prepared TrackSet whose ``split`` column is set.
+
+    ``batch_size``, ``max_len``, ``num_workers`` and ``seed`` are ``cfg.train``'s
+    (:class:`vrashlib.config.TrainConfig`; no second set of defaults here)."""
 
     def __init__(
         self,
         tracks: TrackSet,
-        batch_size: int = 64,
-        max_len: int = 256,
-        num_workers: int = 0,
-        seed: int = 0,
+        *,
+        batch_size: int,
+        max_len: int,
+        num_workers: int,
+        seed: int,
     ) -> None:
         super().__init__()
         self.tracks, self.batch_size, self.max_len = tracks, batch_size, max_len

@@ -44,8 +44,14 @@ MEDIAN_OCTAVE = 4
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
+# The denominators of the duration ratios: binary subdivisions and triplets.
+DURATION_DENOMINATORS: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16)
+# Their least common multiple: every ratio is a whole number of 1/48 units.
+DURATION_LCM = 48
+
+
 def _duration_vocabulary() -> tuple[Fraction, ...]:
-    """All ratios n/d with d in {1,2,3,4,6,8,12,16} between 1/16 and 16.
+    """All ratios n/d with d in :data:`DURATION_DENOMINATORS` between 1/16 and 16.
 
     Denominators cover binary subdivisions and triplets of the median length
     (the paper: "1/2 and 3/2 being especially popular"); the range covers a
@@ -53,7 +59,7 @@ def _duration_vocabulary() -> tuple[Fraction, ...]:
     """
     ratios = {
         Fraction(n, d)
-        for d in (1, 2, 3, 4, 6, 8, 12, 16)
+        for d in DURATION_DENOMINATORS
         for n in range(1, 16 * d + 1)
         if Fraction(1, 16) <= Fraction(n, d) <= 16
     }
@@ -62,6 +68,8 @@ def _duration_vocabulary() -> tuple[Fraction, ...]:
 
 DURATION_RATIOS: tuple[Fraction, ...] = _duration_vocabulary()
 DURATION_VALUES = np.array([float(r) for r in DURATION_RATIOS], dtype=np.float64)
+# Each ratio in 1/48 units (exact integers: the ratio of two lengths is a fraction of two).
+DURATION_48THS = np.array([int(r * DURATION_LCM) for r in DURATION_RATIOS], dtype=np.int64)
 _LOG_DURATIONS = np.log(DURATION_VALUES)
 DUR_NONE = len(DURATION_RATIOS)
 DUR_VOCAB = len(DURATION_RATIOS) + 1

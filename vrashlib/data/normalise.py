@@ -106,8 +106,14 @@ def lower_median(values: np.ndarray) -> float:
 
 
 def entropy_bits(symbols: np.ndarray) -> float:
-    """Shannon entropy (bits) of the empirical distribution of ``symbols``."""
-    if len(symbols) == 0:
+    """Plug-in Shannon entropy (bits) of the empirical distribution of ``symbols``;
+    0 for an empty sequence (and +0.0, never -0.0, for a constant one).
+
+    The one such function of the library: the track filter's pitch entropy, and the
+    tests' brute-force reference for :mod:`vrashlib.filter.features`.
+    """
+    symbols = np.asarray(symbols)
+    if symbols.size == 0:
         return 0.0
     _, counts = np.unique(symbols, return_counts=True)
     p = counts / counts.sum()
@@ -129,9 +135,11 @@ def normalise_track(
     max_off_grid_share: float,
     max_distinct_durations: int,
     min_pitch_entropy: float,
-    max_rest_ratio: float = 8.0,
+    max_rest_ratio: float,
 ) -> Normalised:
-    """Events of one monophonic line (``pitch`` -1 = rest, ``length`` in quarters)."""
+    """Events of one monophonic line (``pitch`` -1 = rest, ``length`` in quarters).
+
+    The rules are :class:`vrashlib.config.DataConfig`'s fields of the same names."""
     pitch = np.asarray(pitch, np.int64)
     length = np.asarray(length, np.float64)
     n = len(pitch)

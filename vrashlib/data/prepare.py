@@ -24,11 +24,9 @@ The split is by track, stratified by style, seeded.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +210,14 @@ def prepare(
             f"output {out_dir} exists and is not a prepared dataset; "
             "choose a new or empty folder (it is replaced as a whole)"
         )
+    # The manifest's parameters name what is read (the arguments), not the config's defaults.
+    cfg = dataclasses.replace(
+        cfg,
+        use_corpus=use_corpus,
+        collections=tuple(cfg.collections) if use_corpus else (),
+        midi_dirs=tuple(f"{path}={style}" for path, style in midi_dirs),
+        music_dirs=tuple(f"{path}={style}" for path, style in music_dirs),
+    )
     units, sources = enumerate_inputs(
         cfg, midi_dirs=midi_dirs, music_dirs=music_dirs, use_corpus=use_corpus
     )
@@ -292,53 +298,6 @@ def load_prepared(out_dir: Path) -> PreparedData:
     stats = pd.read_csv(out_dir / "track_stats.csv", keep_default_na=False)
     table = pd.read_csv(out_dir / "funnel.csv")
     return PreparedData(tracks, report, table, manifest, stats)
-
-
-# --------------------------------------------------------------------- CLI
-def prepare_command(args: argparse.Namespace) -> int:
-    """``vrash prepare``: 0 on success (even with failed files), 1 if nothing usable, 2 on bad args.
-
-    Without ``--midi``/``--music`` folders the music21 corpus is read (as with ``--corpus``).
-    """
-    from vrashlib.config import load_config
-
-    def fail(msg: str, code: int = 2) -> int:
-        print(f"vrash prepare: {msg}", file=sys.stderr)
-        return code
-
-    midi, music = list(args.midi or []), list(getattr(args, "music", None) or [])
-    use_corpus = bool(args.corpus) or not (midi or music)  # the corpus is the default input
-    if (midi or music) and not args.style:
-        return fail("--midi/--music need --style NAME (the style label of those tracks)")
-    if not args.out:
-        return fail("--out OUT is required")
-    for d in midi + music:
-        if not Path(d).is_dir():
-            return fail(f"input folder {d} does not exist or is not a folder")
-    try:
-        cfg = load_config(args.profile, seed=args.seed).data
-    except KeyError as err:
-        return fail(str(err).strip("'\""))
-    changes = {}
-    if getattr(args, "workers", None):
-        changes["workers"] = int(args.workers)
-    if getattr(args, "max_tunes", None):
-        changes["max_tunes_per_collection"] = int(args.max_tunes)
-    cfg = dataclasses.replace(cfg, **changes)
-    try:
-        data = prepare(
-            cfg,
-            Path(args.out),
-            midi_dirs=[(Path(d), args.style) for d in midi],
-            music_dirs=[(Path(d), args.style) for d in music],
-            use_corpus=use_corpus,
-        )
-    except NoUsableTracksError as err:
-        return fail(str(err), 1)
-    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as err:
-        return fail(str(err))
-    print(summary(data, Path(args.out)))
-    return 0
 
 
 def summary(data: PreparedData, out_dir: Path | None = None) -> str:

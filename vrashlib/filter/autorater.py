@@ -43,7 +43,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vrashlib.data.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
+from vrashlib.data.encoding import (
+    DUR,
+    DURATION_48THS,
+    DURATION_LCM,
+    N_PITCH_CLASSES,
+    PC,
+    midi_pitch,
+)
 from vrashlib.data.tracks import TrackSet
 
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
@@ -62,8 +69,6 @@ CRITERIA: dict[str, str] = {
 RATING_QUANTILES = (0.02, 0.08, 0.25, 0.5)
 SCORE_FLOOR = 0.02
 POOLED = "*all*"
-
-_DUR_48 = np.array([int(r * 48) for r in DURATION_RATIOS], dtype=np.int64)
 
 
 def _key_profiles() -> np.ndarray:
@@ -84,7 +89,7 @@ def musical_criteria(tracks: TrackSet) -> pd.DataFrame:
     seg = np.repeat(np.arange(n), np.diff(offsets))
     note = ev[:, PC] < N_PITCH_CLASSES
     pitch = midi_pitch(ev).astype(np.int64)
-    d48 = _DUR_48[ev[:, DUR].astype(np.int64)] if len(ev) else np.zeros(0, np.int64)
+    d48 = DURATION_48THS[ev[:, DUR].astype(np.int64)] if len(ev) else np.zeros(0, np.int64)
     n_notes = np.bincount(seg[note], minlength=n).astype(np.float64)
 
     # Key clarity: duration-weighted pitch-class histogram against 24 key profiles.
@@ -123,7 +128,9 @@ def musical_criteria(tracks: TrackSet) -> pd.DataFrame:
     start = np.append(cum, 0)[offsets[:-1]]  # the pad serves empty tracks at the end
     onset = cum - np.repeat(start, np.diff(offsets))
     with np.errstate(invalid="ignore", divide="ignore"):
-        grid_share = np.bincount(seg[note], weights=(onset[note] % 48) == 0, minlength=n) / n_notes
+        grid_share = (
+            np.bincount(seg[note], weights=(onset[note] % DURATION_LCM) == 0, minlength=n) / n_notes
+        )
 
     motif = _motif_recurrence(ev, seg, pitch, note, n)
     return pd.DataFrame(
@@ -276,3 +283,22 @@ def auto_ratings(panel: Panel, sets: dict[str, TrackSet]) -> tuple[pd.DataFrame,
         }
     )
     return ratings, scores
+
+
+def obtain_ratings(
+    sets: dict[str, TrackSet], real: TrackSet, csv: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The ratings notebook 04 builds Table 1 from: a human CSV, or the automatic panel.
+
+    With ``csv`` (``track_id,rater,rating``), its ratings of the tracks in ``sets``
+    (validated; unknown track ids raise) and no criteria. Without, the panel is fitted
+    on the *training* split of ``real`` (so the real tracks rated, drawn from the
+    validation and test splits, are not its reference) and rates every set; the
+    second value is then its per-criterion scores.
+    """
+    if csv:
+        from vrashlib.filter.ratings import load_ratings
+
+        known = np.concatenate([s.ids for s in sets.values()])
+        return load_ratings(csv, known_ids=known), None
+    return auto_ratings(fit_panel(real.select(split="train")), sets)

@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from vrashlib.config import Config
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_write_bytes
 from vrashlib.filter.features import WINDOWS, compute_features
@@ -213,9 +214,11 @@ def fit_strict_heuristics(
     seed: int = 0,
     *,
     test_share: float = 0.3,
-    max_rules: int = 4,
+    max_rules: int,
 ) -> tuple[list[Rule], pd.DataFrame]:
     """Strict rules fitted on a stratified training split, judged on the test split.
+
+    ``max_rules``: at most this many thresholds (``cfg.filter.heuristic_max_rules``).
 
     Returns the rules and a report with one row per split (``train``, ``test``):
     tracks, rated good, accepted, precision and recall of the "good" class.
@@ -274,9 +277,13 @@ class Filter:
         seed: int = 0,
         windows: tuple[int, ...] = WINDOWS,
         include_latent: bool = True,
-        max_rules: int = 4,
+        max_rules: int | None = None,
     ) -> Filter:
-        """Fit on rated tracks (``good``: acceptable, one bool per track)."""
+        """Fit on rated tracks (``good``: acceptable, one bool per track).
+
+        ``max_rules`` (``cfg.filter.heuristic_max_rules``) is required by
+        ``method="heuristic"`` and unused by the classifiers.
+        """
         feats = compute_features(tracks, windows, include_latent=include_latent)
         return cls.fit_features(
             feats, good, method=method, seed=seed, windows=windows, max_rules=max_rules
@@ -291,12 +298,17 @@ class Filter:
         method: str = "logreg",
         seed: int = 0,
         windows: tuple[int, ...] = WINDOWS,
-        max_rules: int = 4,
+        max_rules: int | None = None,
     ) -> Filter:
-        """Fit on a precomputed feature table (columns of :func:`compute_features`)."""
+        """Fit on a precomputed feature table (columns of :func:`compute_features`);
+        ``max_rules`` as in :meth:`fit`."""
         x, y = check_rated(features, good)
         info = {"n_tracks": len(y), "n_good": int(y.sum()), "seed": seed, "format": FILTER_FORMAT}
         if method == "heuristic":
+            if max_rules is None:
+                raise ValueError(
+                    "method='heuristic' needs max_rules (cfg.filter.heuristic_max_rules)"
+                )
             rules = tuple(find_rules(features, y, max_rules=max_rules))
             return cls(method, tuple(features.columns), tuple(windows), rules=rules, info=info)
         model = make_classifier(method, seed).fit(x, y)
@@ -360,7 +372,7 @@ def fit_stream_filter(
     method: str = "logreg",
     seed: int = 0,
     windows: tuple[int, ...] = WINDOWS,
-    max_rules: int = 4,
+    max_rules: int | None = None,
     min_per_class: int = 10,
 ) -> Filter:
     """The live stream's filter: fitted on one model's tracks of one style, latent included.
@@ -388,3 +400,57 @@ def fit_stream_filter(
         "acceptable), entropy features only"
     )
     return flt
+
+
+def fit_for_stream(
+    cfg: Config,
+    generated: dict[str, TrackSet],
+    rated: pd.DataFrame,
+    features: pd.DataFrame,
+    good: np.ndarray,
+    pool: np.ndarray,
+) -> tuple[Filter, TrackSet, np.ndarray]:
+    """Notebook 04's filter for the live stream, fitted for ``cfg.stream``'s model and style.
+
+    ``rated`` is :func:`vrashlib.filter.ratings.rating_table` of every rated set,
+    ``features``/``good``/``pool`` the pooled feature table, labels and the mask of
+    tracks the classifiers may learn from (rows aligned with ``rated``). The filter
+    is fitted on the rated melodies of the stream's model and style
+    (:func:`fit_stream_filter`), with the rest of the pool as fallback, and records
+    the model and style it is for (``info["model"]``, ``info["style"]``), which
+    :func:`check_filter_for` enforces. Returns the filter and the tracks and labels
+    it was fitted on.
+    """
+    from vrashlib.filter.ratings import rated_subset
+
+    kind, style = cfg.stream.model, cfg.stream.style
+    tracks, labels = rated_subset(generated[kind].select(style=style), rated.loc[[kind]])
+    others = pool & ~np.isin(rated.index.get_level_values("track_id"), tracks.ids)
+    flt = fit_stream_filter(
+        tracks,
+        labels,
+        fallback=(features[others], good[others]),
+        method=cfg.filter.stream_method,
+        seed=cfg.filter.seed,
+        windows=cfg.filter.windows,
+        max_rules=cfg.filter.heuristic_max_rules,
+    )
+    flt.info.update(model=kind, style=style)
+    return flt, tracks, labels
+
+
+def check_filter_for(filt: Filter, kind: str | None, style: str) -> None:
+    """Raise ``ValueError`` if ``filt`` was fitted for another model kind or style.
+
+    A filter that does not record what it was fitted for, or a model of unknown
+    kind (``None``), is not checked on that count.
+    """
+    want = {"model": kind, "style": style}
+    have = {k: filt.info.get(k) for k in want}
+    wrong = {k: v for k, v in have.items() if None not in (v, want[k]) and v != want[k]}
+    if wrong:
+        raise ValueError(
+            f"this filter was fitted on {have['model']} melodies of style {have['style']!r}, "
+            f"but the stream plays {kind} melodies of style {style!r}; refit it for the "
+            "stream (notebook 04 with stream.model / stream.style set) or pass another filter"
+        )

@@ -42,15 +42,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vrashlib.data.encoding import DUR, DURATION_RATIOS, N_PITCH_CLASSES, PC, midi_pitch
+from vrashlib.data.encoding import DUR, DURATION_48THS, N_PITCH_CLASSES, PC, midi_pitch
 from vrashlib.data.tracks import TrackSet
 
 WINDOWS: tuple[int, ...] = (8, 16, 32, 64, 128)
 TRACK_FEATURES: tuple[str, ...] = ("pc", "pc_change", "dur", "dur_change", "pitch", "pitch_change")
-
-# Every duration ratio times 48 (the lcm of the vocabulary's denominators) is an
-# integer, so the ratio of two lengths is an exact fraction of two integers.
-_DUR_48 = np.array([int(r * 48) for r in DURATION_RATIOS], dtype=np.int64)
 
 
 def feature_names(windows: tuple[int, ...] = WINDOWS, z_dim: int = 0) -> list[str]:
@@ -84,7 +80,7 @@ def compute_features(
     rest_code = 2 * rest[a] + rest[b]  # 0 note->note, 1 note->rest, 2 rest->note, 3 rest->rest
     pc_change = np.where(rest_code == 0, (pc[b] - pc[a]) % 12, 11 + rest_code)
     pitch_change = np.where(rest_code == 0, pitch[b] - pitch[a], 1000 + rest_code)
-    num, den = _DUR_48[dur[b]], _DUR_48[dur[a]]
+    num, den = DURATION_48THS[dur[b]], DURATION_48THS[dur[a]]  # exact integer ratio
     g = np.gcd(num, den)
     dur_change = (num // g) * 10_000 + den // g
 
@@ -104,16 +100,6 @@ def compute_features(
         for i in range(tracks.latent.shape[1]):
             cols[f"z{i}"] = tracks.latent[:, i].astype(np.float64)
     return pd.DataFrame(cols, index=pd.Index(tracks.ids, name="track_id"))
-
-
-def entropy_bits(symbols: np.ndarray) -> float:
-    """Plug-in Shannon entropy (bits) of one sequence of symbols; 0 for an empty one."""
-    symbols = np.asarray(symbols)
-    if symbols.size == 0:
-        return 0.0
-    _, counts = np.unique(symbols, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log2(p)).sum())
 
 
 def _segment_entropy(tokens: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:

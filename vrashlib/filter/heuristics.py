@@ -93,7 +93,7 @@ def _best_cut(col: np.ndarray, y: np.ndarray, strict: bool) -> tuple[float, str,
     return best
 
 
-def find_rules(features: pd.DataFrame, good: np.ndarray, *, max_rules: int = 4) -> list[Rule]:
+def find_rules(features: pd.DataFrame, good: np.ndarray, *, max_rules: int) -> list[Rule]:
     """Greedy strict thresholds: precision 1.0 on (features, good) whenever possible.
 
     While bad tracks remain accepted, each step adds the threshold with the best

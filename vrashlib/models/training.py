@@ -1,4 +1,4 @@
-"""Train a model with Lightning, evaluate it, and the ``vrash train`` command.
+"""Train a model with Lightning and evaluate it (``vrash train`` is in :mod:`vrashlib.cli`).
 
 ``train_model`` is resumable and idempotent: it resumes from ``out_dir/last.ckpt``
 after an interruption, and returns the stored result at once when
@@ -9,11 +9,12 @@ unchanged, so the same call trains with DDP on a GPU cluster.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
-import time
+import logging
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytorch_lightning as pl
 import torch
 
 from vrashlib import paths
-from vrashlib.config import Config, load_config
+from vrashlib.config import Config
 from vrashlib.data.datamodule import MelodyDataModule, make_loader
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_write_text
@@ -36,6 +37,9 @@ from vrashlib.models.module import (
     summarize,
 )
 from vrashlib.models.network import MelodyNet, build_net, check_kind, count_parameters, loss_terms
+from vrashlib.threads import torch_threads
+
+logger = logging.getLogger(__name__)
 
 HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes", "threads", "num_workers")
 
@@ -125,6 +129,36 @@ def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
     )
 
 
+# Lightning logs a few INFO lines at every fit ("GPU available: ...", "TPU available:
+# ...", a tip about its cloud loggers, "`Trainer.fit` stopped: `max_steps=...`
+# reached"): noise in a notebook, where the progress bar and the history say what
+# happened. Its warnings (WARNING and above) still show.
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")  # the packages we import
+
+
+@contextlib.contextmanager
+def quiet_lightning():
+    """Build and run Lightning trainers without its start-up and stop INFO lines."""
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            # Lightning's CombinedLoader (pytorch_lightning/utilities/_pytree.py) builds
+            # torch's deprecated ``LeafSpec`` for every dataloader it wraps, whatever the
+            # caller passes; only a Lightning release can remove it.
+            warnings.filterwarnings(
+                "ignore",
+                message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                category=FutureWarning,
+            )
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 class _LastCheckpoint(pl.Callback):
     """Save ``last.ckpt`` after every validation (what an interrupted run resumes);
     Lightning's own ``ModelCheckpoint`` saves at the same point of its loop."""
@@ -134,7 +168,7 @@ class _LastCheckpoint(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # a full resume point
 
 
 def train_model(
@@ -160,15 +194,18 @@ def train_model(
     if final.exists() and not force:
         payload = read_checkpoint(final)
         if payload["hparams"].get("fingerprint") == fp:
+            logger.info("%s: %s is up to date (same config and data), not retrained", kind, final)
             return _result(kind, final, payload, cached=True)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.train.threads)
-    try:
+    with torch_threads(cfg.train.threads):
         pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
         module = build_module(kind, tracks, cfg, fp)
         dm = MelodyDataModule(
-            tracks, cfg.train.batch_size, cfg.train.max_len, cfg.train.num_workers, cfg.train.seed
+            tracks,
+            batch_size=cfg.train.batch_size,
+            max_len=cfg.train.max_len,
+            num_workers=cfg.train.num_workers,
+            seed=cfg.train.seed,
         )
         last = out_dir / paths.RESUME_FILE
         ckpt_path = None
@@ -176,10 +213,12 @@ def train_model(
             stored = torch.load(last, map_location="cpu", weights_only=False)
             if stored.get("hyper_parameters", {}).get("fingerprint") == fp:
                 ckpt_path = str(last)
+                logger.info("%s: resuming from %s", kind, last)
             else:
                 last.unlink()  # a resume point of another config or dataset
-        trainer = make_trainer(cfg, out_dir, progress=progress)
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        with quiet_lightning():
+            trainer = make_trainer(cfg, out_dir, progress=progress)
+            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
         if not trainer.is_global_zero:
             return _result(kind, final, None)
         if module.best_state is not None:
@@ -189,8 +228,6 @@ def train_model(
         write_history(module.history, out_dir / "history.csv")
         last.unlink(missing_ok=True)
         return _result(kind, final, read_checkpoint(final))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def write_history(history: list[dict], path: Path) -> None:
@@ -251,33 +288,6 @@ def evaluate(
                 sums[k] = sums.get(k, 0.0) + float(v)
     net.train(was_training)
     return summarize(sums)
-
-
-def train_command(args: argparse.Namespace) -> int:
-    """``vrash train --model vrash --profile paper`` (see ``vrashlib.cli``)."""
-    from vrashlib.data.prepare import load_prepared
-
-    overrides = {
-        f"train.{name}": getattr(args, name)
-        for name in ("max_minutes", "accelerator", "devices", "strategy", "num_nodes")
-        if getattr(args, name, None) is not None
-    }
-    cfg = load_config(args.profile, overrides, seed=args.seed)
-    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
-    dataset = run.dataset
-    if not dataset.exists():
-        print(f"vrash train: no prepared dataset at {dataset}; run `vrash prepare` or notebook 01")
-        return 1
-    tracks = load_prepared(dataset).tracks
-    start = time.perf_counter()
-    result = train_model(args.model, tracks, cfg, run.model_dir(args.model))
-    val = result.history[result.history["split"] == "val"] if len(result.history) else None
-    best = f"{val['bound_total'].min():.3f} bits/event" if val is not None and len(val) else "n/a"
-    state = "up to date" if result.cached else f"trained in {time.perf_counter() - start:.0f} s"
-    print(
-        f"{args.model}: {state}, {result.params} parameters, best val {best} -> {result.checkpoint}"
-    )
-    return 0
 
 
 def cross_entropy_table(

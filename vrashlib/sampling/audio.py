@@ -47,25 +47,41 @@ def _timed_notes(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return starts[notes], units[notes], midi_pitch(events)[notes]
 
 
-def write_midi(
-    events: np.ndarray, unit_seconds: float, path: str | Path, *, program: int = 0
+def write_notes_midi(
+    notes, path: str | Path, *, qpm: float, program: int = 0, velocity: int = 90
 ) -> Path:
-    """Write one melody as a single-track MIDI file (atomically). ``program``: GM instrument."""
+    """Write notes ``(start tick, length tick, MIDI pitch)`` at :data:`TPQ` ticks per
+    beat and ``qpm`` beats per minute as a single-track MIDI file (atomically).
+
+    The one MIDI writer of the library (symusic): :func:`write_midi` and the
+    continuous stream file (:func:`vrashlib.stream.playlist.write_segments_midi`).
+    """
     import symusic
 
-    if unit_seconds <= 0:
-        raise ValueError(f"unit_seconds must be positive, got {unit_seconds} for {path}")
-    starts, lengths, pitches = _timed_notes(events)
     score = symusic.Score(TPQ)
-    score.tempos.append(symusic.Tempo(0, qpm=60.0 / unit_seconds))
+    score.tempos.append(symusic.Tempo(0, qpm=qpm))
     track = symusic.Track(name="melody", program=program)
-    for s, d, p in zip(starts, lengths, pitches, strict=False):
-        track.notes.append(symusic.Note(int(round(s * TPQ)), int(round(d * TPQ)), int(p), 90))
+    for start, length, pitch in notes:
+        track.notes.append(symusic.Note(int(start), int(length), int(pitch), velocity))
     score.tracks.append(track)
     path = Path(path)
     with atomic_path(path) as tmp:
         score.dump_midi(str(tmp))
     return path
+
+
+def write_midi(
+    events: np.ndarray, unit_seconds: float, path: str | Path, *, program: int = 0
+) -> Path:
+    """Write one melody as a single-track MIDI file (atomically). ``program``: GM instrument."""
+    if unit_seconds <= 0:
+        raise ValueError(f"unit_seconds must be positive, got {unit_seconds} for {path}")
+    starts, lengths, pitches = _timed_notes(events)
+    notes = [
+        (int(round(s * TPQ)), int(round(d * TPQ)), int(p))
+        for s, d, p in zip(starts, lengths, pitches, strict=False)
+    ]
+    return write_notes_midi(notes, path, qpm=60.0 / unit_seconds, program=program)
 
 
 def write_midi_files(tracks, out_dir: str | Path, *, per_style: int | None = None) -> list[Path]:

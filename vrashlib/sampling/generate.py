@@ -1,4 +1,4 @@
-"""Sample melodies from LM / VAE / VRASH, and the ``vrash generate`` command.
+"""Sample melodies from LM / VAE / VRASH (``vrash generate`` is in :mod:`vrashlib.cli`).
 
 :func:`sample` draws melodies of one style (batched, seeded, with optional z and
 temperature), :func:`interpolate` walks a line in latent space, :func:`encode`
@@ -9,9 +9,6 @@ notebook 03 compares with the corpus (repeated notes, distributions, lengths).
 """
 
 from __future__ import annotations
-
-import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,31 +141,6 @@ def encode(model: MelodyModule, tracks: TrackSet, batch_size: int = 64) -> np.nd
             mu, _ = model.net.encode(batch["events"], batch["lengths"])
             out[[i for i, _ in batch_idx]] = mu.numpy()
     return out
-
-
-def generate_command(args: argparse.Namespace) -> int:
-    """``vrash generate --model vrash --style bach -n 10 --out DIR``: MIDI files."""
-    from vrashlib import paths
-    from vrashlib.models.module import load_model
-    from vrashlib.sampling.audio import write_midi_files
-
-    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
-    try:
-        model = load_model(run.model_path(args.model))
-        tracks = sample(
-            model,
-            args.n,
-            args.style,
-            max_len=args.max_len,
-            temperature=args.temperature,
-            seed=args.seed,
-        )
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f"vrash generate: {err}")
-        return 1
-    write_midi_files(tracks, args.out)
-    print(f"{len(tracks)} melodies ({model.kind}, {args.style}) written to {Path(args.out)}")
-    return 0
 
 
 def sample_styles(

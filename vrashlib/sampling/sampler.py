@@ -21,7 +21,8 @@ matrix. What runs the step depends on the batch size
   same float32 weights and random stream. As ~50 numpy calls a step, the calls
   alone cost more than the arithmetic (0.17 ms per event at batch 1); compiled,
   a step is ~0.08 ms, most of it reading 2.1 MiB of weights. :class:`NumpyDecoder`
-  stays as the readable reference, and the fallback without numba.
+  is not a production path: it stays as the readable reference, the oracle the
+  tests (and benchmarks) check the compiled loop against.
 
 ``tests/test_generate.py`` checks both decoders against the network's
 teacher-forced logits, and the compiled loop's melodies against the numpy decoder's.
@@ -43,7 +44,7 @@ from vrashlib.data.encoding import (
 )
 from vrashlib.models.network import UNKNOWN, MelodyNet
 
-TORCH_MIN_BATCH = 8  # from this batch size on, steps run on torch (MKL); below, numpy
+TORCH_MIN_BATCH = 8  # from this batch size on, steps run on torch (MKL); below, compiled
 MASKED = -1e30  # an impossible outcome: exp(-1e30 - max) is 0 in float32
 OCT_START, DUR_START = PC_VOCAB, PC_VOCAB + OCT_VOCAB  # where the octave / duration logits start
 

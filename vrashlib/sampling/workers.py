@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from vrashlib.sampling.sampler import TORCH_MIN_BATCH, NumpyDecoder, TorchDecoder, sample_batch
+from vrashlib.sampling.sampler import TORCH_MIN_BATCH, TorchDecoder, sample_batch
+from vrashlib.threads import torch_threads
 
 
 def sample_batches(
@@ -47,23 +48,19 @@ def sample_batches(
         shared_noise=shared_noise,
     )
     workers = min(threads, len(batches))
-    old = torch.get_num_threads()
-    try:
-        with threadpool_limits(1):
-            if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
-                _INHERITED.update(settings)
-                try:
-                    with multiprocessing.get_context("fork").Pool(workers) as pool:
-                        return pool.map(_run_inherited, batches, chunksize=1)
-                finally:
-                    _INHERITED.clear()
-            run = functools.partial(_run_batch, **settings)
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    return list(pool.map(run, batches))
-            return [run(job) for job in batches]
-    finally:
-        torch.set_num_threads(old)
+    with torch_threads(1), threadpool_limits(1):  # the caller's thread count is restored
+        if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
+            _INHERITED.update(settings)
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    return pool.map(_run_inherited, batches, chunksize=1)
+            finally:
+                _INHERITED.clear()
+        run = functools.partial(_run_batch, **settings)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(run, batches))
+        return [run(job) for job in batches]
 
 
 _FORK = sys.platform == "linux"  # fork is the cheap way to hand the weights to workers
@@ -74,10 +71,8 @@ def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndar
     torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
     size, z, rng = job
     if size < TORCH_MIN_BATCH:
-        try:
-            from vrashlib.sampling.kernels import sample_compiled
-        except ImportError:  # pragma: no cover - numba is a dependency; a safety net
-            return sample_batch(NumpyDecoder(p, style_idx, z, size), rng=rng, **kwargs)
+        from vrashlib.sampling.kernels import sample_compiled  # numba: imported when needed
+
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
     with torch.inference_mode():
         return sample_batch(TorchDecoder(p, style_idx, z, size), rng=rng, **kwargs)

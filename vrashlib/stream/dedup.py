@@ -60,15 +60,16 @@ class RepeatGuard:
     length. *Copy*: the melody shares a run of ``copy_run`` or more consecutive
     events with a training melody (training runs are hashed once, in a sorted
     array). State: the runs of every melody played so far, indexed by hash.
+    The three settings are ``cfg.stream``'s (:class:`vrashlib.config.StreamConfig`).
     """
 
     def __init__(
         self,
         training_tracks: TrackSet | None = None,
         *,
-        ngram: int = 5,
-        max_similarity: float = 0.5,
-        copy_run: int = 16,
+        ngram: int,
+        max_similarity: float,
+        copy_run: int,
     ) -> None:
         if ngram < 1 or copy_run < 1 or not 0 <= max_similarity <= 1:
             raise ValueError(

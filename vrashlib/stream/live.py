@@ -14,7 +14,6 @@ torch threads (one by default: a Raspberry-Pi-class budget).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -35,6 +34,7 @@ from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_write_text
 from vrashlib.stream.dedup import RepeatGuard
 from vrashlib.stream.playlist import write_segments_midi, write_segments_wav
+from vrashlib.threads import torch_threads
 
 REJECTIONS = ("filter", "repeat", "copy", "empty")  # why an examined melody was not played
 
@@ -72,19 +72,6 @@ class StreamItem:
 Sampler = Callable[..., TrackSet]
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, restoring the old number after."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _default_sampler() -> Sampler:
     from vrashlib.sampling.generate import sample
 
@@ -97,21 +84,25 @@ def stream_melodies(
     style: str,
     *,
     training_tracks: TrackSet | None = None,
-    batch_size: int = 32,
-    max_len: int = 256,
-    temperature: float = 1.0,
-    seed: int = 0,
-    ngram: int = 5,
-    max_similarity: float = 0.5,
-    copy_run: int = 16,
+    batch_size: int,
+    max_len: int,
+    temperature: float,
+    seed: int,
+    ngram: int,
+    max_similarity: float,
+    copy_run: int,
     max_music_seconds: float | None = None,
     max_wall_seconds: float | None = None,
-    threads: int = 1,
-    patience: int = 50,
+    threads: int,
+    patience: int,
     sampler: Sampler | None = None,
     counts: Counter | None = None,
 ) -> Iterator[StreamItem]:
     """Yield accepted melodies, back to back, until a limit is reached or the consumer stops.
+
+    The settings have no defaults here: they are ``cfg.stream``'s (``batch_size``,
+    ``seed``, ``ngram``, ``max_similarity``, ``copy_run``, ``threads``, ``patience``)
+    and ``cfg.generate``'s (``max_len``, ``temperature``), as :func:`run_stream` passes them.
 
     Each batch is ``sampler(model, batch_size, style, max_len=, temperature=,
     seed=, batch_size=)`` (default :func:`vrashlib.sampling.generate.sample`) with a seed
@@ -262,6 +253,10 @@ def run_stream(
     """
     sc, gen = cfg.stream, cfg.generate
     style = style or sc.style
+    if filt is not None and isinstance(getattr(filt, "info", None), dict):
+        from vrashlib.filter.classifiers import check_filter_for
+
+        check_filter_for(filt, getattr(model, "kind", None), style)
     total = float(music_seconds if music_seconds is not None else sc.music_minutes * 60)
     out = Path(out)
     melodies = out / "melodies"
@@ -364,55 +359,3 @@ def stream_summary(
             }
         ]
     )
-
-
-# ------------------------------------------------------------------- CLI
-def stream_command(args: Any) -> int:
-    """``vrash stream``: load model, filter and training tunes from the run folder; stream."""
-    from vrashlib import paths
-    from vrashlib.config import load_config
-
-    cfg = load_config(args.profile, seed=args.seed)
-    run = paths.RunLayout(Path(args.run)) if args.run else paths.run_layout(args.profile)
-    ckpt, filt_path, dataset = run.model_path(args.model), run.filter, run.dataset
-    for path, how in (
-        (ckpt, "train it (notebook 02 or `vrash train`) or pass a checkpoint path"),
-        (filt_path, "fit the filter first (notebook 04)"),
-        (dataset / "tracks.npz", "prepare the dataset first (notebook 01 or `vrash prepare`)"),
-    ):
-        if not path.exists():
-            print(f"vrash stream: {path} does not exist; {how}", file=sys.stderr)
-            return 2
-    with torch_threads(args.threads):
-        from vrashlib.data.prepare import load_prepared
-        from vrashlib.filter.classifiers import Filter
-        from vrashlib.models.module import load_model
-
-        model = load_model(ckpt)
-        filt = Filter.load(filt_path)
-        training = load_prepared(dataset).tracks.select(split="train")
-        log = run_stream(
-            model,
-            filt,
-            args.out,
-            cfg=cfg,
-            style=args.style,
-            training_tracks=training,
-            music_seconds=args.minutes * 60,
-            temperature=args.temperature,
-            threads=args.threads,
-        )
-    summary = stream_summary(log, threads=args.threads).iloc[0]
-    if summary.melodies == 0:
-        print(
-            f"vrash stream: no melody accepted ({summary.generated} examined, "
-            f"{summary.rejected_filter} rejected by the filter); nothing written to play",
-            file=sys.stderr,
-        )
-        return 1
-    print(
-        f"{summary.melodies:.0f} melodies, {summary.music_seconds:.0f} s of music in "
-        f"{summary.wall_seconds:.1f} s wall ({summary.realtime_factor:.0f}x real time, "
-        f"{summary.acceptance_rate:.0%} accepted) -> {Path(args.out).resolve()}"
-    )
-    return 0

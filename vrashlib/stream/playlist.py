@@ -13,6 +13,8 @@ import numpy as np
 from vrashlib.data.encoding import durations_in_units, midi_pitch
 from vrashlib.files import atomic_path
 
+QPM = 120.0  # the continuous file's tempo; each melody's own speed is in its note times
+
 
 def write_segments_midi(
     segments: list[tuple[np.ndarray, float]],
@@ -25,41 +27,23 @@ def write_segments_midi(
     """Write melodies ``(events, unit_seconds)`` one after another into one MIDI file.
 
     Each melody keeps its own tempo (``unit_seconds``); ``gap_seconds`` of silence
-    separate them. Written atomically at 120 bpm, 480 ticks per beat.
+    separate them. Written atomically by :func:`vrashlib.sampling.audio.write_notes_midi`
+    at 120 bpm (:data:`QPM`), 480 ticks per beat: 960 ticks per second.
     """
-    import mido
+    from vrashlib.sampling.audio import TPQ, write_notes_midi
 
-    tpb, tempo = 480, 500_000  # 120 bpm: 960 ticks per second
-    ticks_per_second = tpb * 1e6 / tempo
-    notes: list[tuple[int, int, int]] = []  # (tick, 0 = off / 1 = on, pitch)
+    ticks_per_second = TPQ * QPM / 60.0
+    notes: list[tuple[int, int, int]] = []  # (start tick, length tick, pitch)
     t = 0.0
     for events, unit in segments:
         lengths = durations_in_units(events) * float(unit)
         starts = t + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
         for p, s, n in zip(midi_pitch(events), starts, lengths, strict=True):
             if p >= 0:
-                notes.append((round(s * ticks_per_second), 1, int(p)))
-                notes.append((round((s + n) * ticks_per_second), 0, int(p)))
+                on, off = round(s * ticks_per_second), round((s + n) * ticks_per_second)
+                notes.append((on, off - on, int(p)))
         t += float(lengths.sum()) + gap_seconds
-    track = mido.MidiTrack(
-        [
-            mido.MetaMessage("set_tempo", tempo=tempo),
-            mido.Message("program_change", program=program),
-        ]
-    )
-    now = 0
-    for tick, on, pitch in sorted(notes):
-        kind = "note_on" if on else "note_off"
-        track.append(
-            mido.Message(kind, note=pitch, velocity=velocity if on else 0, time=tick - now)
-        )
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    midi = mido.MidiFile(ticks_per_beat=tpb, tracks=[track])
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        midi.save(tmp)
-    return path
+    return write_notes_midi(notes, path, qpm=QPM, program=program, velocity=velocity)
 
 
 def write_segments_wav(

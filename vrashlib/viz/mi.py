@@ -75,3 +75,16 @@ def plot_mi_curves(
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_fig6(curves: dict[str, pd.DataFrame], first: str, second: str):
+    """Fig. 6 in two panels: the real corpus by style, and the paper's line-up
+    (:func:`vrashlib.analysis.fig6.fig6_view`) of generated against real curves."""
+    from vrashlib.analysis.fig6 import fig6_view
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    real = {k: v for k, v in curves.items() if k.startswith("real/")}
+    plot_mi_curves(real, axes[0], title="real tracks by style")
+    view = {k: curves[k] for k in fig6_view(first, second)}
+    plot_mi_curves(view, axes[1], title="generated vs real")
+    return fig

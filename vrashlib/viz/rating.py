@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vrashlib.data.encoding import durations_in_units, midi_pitch
 from vrashlib.data.tracks import TrackSet
 from vrashlib.filter.ratings import MAX_RATING, MIN_RATING, append_rating, load_ratings
 
@@ -32,31 +31,6 @@ def rating_order(
         df = load_ratings(path)
         done = set(df.loc[df["rater"] == rater, "track_id"])
     return [int(i) for i in order if str(tracks.ids[i]) not in done]
-
-
-def synthesize(
-    events: np.ndarray, unit_seconds: float, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
-    """Mono audio in [-1, 1]: each note a decaying sine with two overtones; rests silent."""
-    try:  # the generation module's synthesizer, when present, sounds better
-        from vrashlib.sampling.audio import synthesize as audio_synthesize
-
-        return np.asarray(audio_synthesize(events, unit_seconds, sample_rate=sample_rate), float)
-    except ImportError:
-        pass
-    lengths = durations_in_units(events) * unit_seconds
-    parts = []
-    for pitch, seconds in zip(midi_pitch(events), lengths, strict=True):
-        t = np.arange(int(seconds * sample_rate)) / sample_rate
-        if pitch < 0:
-            parts.append(np.zeros_like(t))
-            continue
-        f = 440.0 * 2 ** ((pitch - 69) / 12)
-        tone = sum(a * np.sin(2 * np.pi * k * f * t) for k, a in ((1, 1.0), (2, 0.3), (3, 0.1)))
-        parts.append(tone * np.exp(-3.0 * t) * np.minimum(1.0, t * 200))
-    audio = np.concatenate(parts) if parts else np.zeros(1)
-    peak = np.abs(audio).max(initial=0.0)
-    return audio / peak * 0.8 if peak > 0 else audio
 
 
 def rating_panel(
@@ -77,6 +51,7 @@ def rating_panel(
     import matplotlib.pyplot as plt
     from IPython.display import Audio, display
 
+    from vrashlib.sampling.audio import synthesize
     from vrashlib.viz import piano_roll
 
     if rater == "auto-panel":
@@ -105,9 +80,8 @@ def rating_panel(
             display(fig)
             plt.close(fig)
             if audio and len(tracks[i]):
-                display(
-                    Audio(synthesize(tracks[i], float(tracks.unit_seconds[i])), rate=SAMPLE_RATE)
-                )
+                sound = synthesize(tracks[i], float(tracks.unit_seconds[i]), SAMPLE_RATE)
+                display(Audio(sound, rate=SAMPLE_RATE))
 
     def on_rate(button) -> None:
         i = queue[state["pos"]]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from vrashlib.stream.live import REJECTIONS as REASONS
+
+logger = logging.getLogger(__name__)
 
 
 def plot_stream(log: pd.DataFrame, axes=None, *, title: str | None = None):
@@ -62,7 +66,7 @@ def show_first(played, *, seconds: float = 20):
     from vrashlib.viz import piano_roll
 
     if len(played) == 0:
-        print("the stream accepted no melody: nothing to show or play")
+        logger.warning("the stream accepted no melody: nothing to show or play")
         return None
     piano_roll(played[0], float(played.unit_seconds[0]), title=f"stream melody 0 ({played.ids[0]})")
     return audio_preview(played[0], float(played.unit_seconds[0]), seconds=seconds)
