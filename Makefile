@@ -5,16 +5,20 @@ PYTHON ?= python3
 VENV   ?= .venv
 PROFILE ?= paper
 SEED   ?= 0
+RETRAIN ?=
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# JupyterLab opens notebooks/*.py as notebooks (jupytext's viewer): the committed setting,
+# read from jupyter-config/ by `make lab` and copied into the venv for a plain `jupyter lab`
+LABCONF := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install figures test test-fast lab lint format bench clean
+.PHONY: help install figures weights test test-fast lab rate report lint format bench mutation clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=$(PROFILE) (paper|smoke) SEED=$(SEED)"
+	@echo "  variables: PROFILE=$(PROFILE) (paper|smoke) SEED=$(SEED) RETRAIN=$(RETRAIN) (1: train from scratch)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +27,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install torch (CPU) + vrashlib + dev tools
+$(LABCONF): jupyter-config/labconfig/default_setting_overrides.json $(STAMP)
+	mkdir -p $(dir $@) && cp $< $@
 
-figures: $(STAMP) ## run every notebook with papermill (PROFILE=paper writes figures/, smoke writes build/)
-	$(BIN)/vrash reproduce --profile $(PROFILE) --seed $(SEED)
+install: $(STAMP) $(LABCONF) ## create .venv and install torch (CPU) + vrashlib + dev tools
+
+figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke build/); RETRAIN=1: train, not weights/
+	VRASH_RETRAIN=$(RETRAIN) $(BIN)/vrash reproduce --profile $(PROFILE) --seed $(SEED)
+
+weights: $(STAMP) ## copy the trained models of the run (build/runs/PROFILE) into weights/ (to commit them)
+	$(BIN)/vrash export-weights --profile $(PROFILE) --seed $(SEED)
 
 test: $(STAMP) ## the whole test suite, including the notebook smoke run
 	$(BIN)/python -m pytest -q
@@ -34,8 +44,15 @@ test: $(STAMP) ## the whole test suite, including the notebook smoke run
 test-fast: $(STAMP) ## the tests without the slow ones (notebook smoke run, DDP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lab: $(STAMP) ## open the notebooks in JupyterLab (jupytext opens the .py sources as notebooks)
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP) $(LABCONF) ## JupyterLab on the repository, at notebooks/00_listen.py (double-click opens a .py as a notebook)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config $(BIN)/jupyter lab --allow-root \
+	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_listen.py
+
+rate: $(STAMP) ## the rating room: a web page where people rate the run's melodies 1-5 (PROFILE's run)
+	$(BIN)/vrash rate --profile $(PROFILE)
+
+report: $(STAMP) ## the executed notebooks (build/notebooks/PROFILE) as a static web site in build/report/PROFILE
+	$(BIN)/vrash report --profile $(PROFILE)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check vrashlib tests benchmarks notebooks
@@ -47,6 +64,9 @@ format: $(STAMP) ## ruff fix + format
 
 bench: $(STAMP) ## run the benchmarks (prints figures and ratios)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+mutation: $(STAMP) ## mutation testing of the science modules (slow: 40+ min on 2 cores): score, survivors
+	nice -n 10 $(BIN)/python benchmarks/mutation.py
 
 clean: ## remove build outputs (keeps .venv and the committed figures)
 	rm -rf build lightning_logs .pytest_cache

@@ -69,11 +69,19 @@ cfg.data
 #    line" — our threshold is a parameter, default 1.5 bits: fewer than about
 #    three equally used pitches), tracks shorter than `min_events`, tracks whose
 #    timing does not fit the vocabulary (`off_grid`) and tracks that leave the
-#    nine-octave range are dropped. The first filter a track fails is its reason.
+#    nine-octave range are dropped, as are MIDI drum tracks and sound-effect
+#    programs, and (optional, off by default) accompaniment figures. The first
+#    filter a track fails is its reason.
+# 5. **Duplicates and the split.** A track whose normalised events equal a
+#    track read before it is dropped as a `duplicate` (a part doubled on two
+#    instruments, a tune printed in two collections). The split is by piece (a
+#    file, or one tune of an ABC file; pieces that share a track up to
+#    transposition count as one), stratified by style: the voices of a chorale
+#    and the copies of a tune stay on one side.
 #
-# Parsing runs in `cfg.data.workers` processes; the result is cached in
-# `run.dataset` and reused while parameters, inputs and library versions are
-# unchanged.
+# Parsing runs in `cfg.data.workers` processes, each input under a time limit
+# (`data.parse_timeout_seconds`); the result is cached in `run.dataset` and
+# reused while parameters, inputs and library versions are unchanged.
 
 # %%
 prepared = vdata.prepare_from_config(cfg.data, run.dataset)
@@ -82,8 +90,9 @@ print(vdata.summary(prepared))
 # %% [markdown]
 # ## Every input accounted for
 #
-# One row per input file: parsed tunes, failures with their exception text,
-# tracks read, kept and dropped by each filter. The identity
+# One row per input file, and per entry that looks like input but is not read
+# (status `skipped`: another format of a piece, a symlink loop): parsed tunes,
+# failures with their reason, tracks read, kept and dropped by each filter. The identity
 # `tracks_read = tracks_kept + Σ dropped_*` is checked for every row before
 # anything is written.
 

@@ -60,7 +60,7 @@ print(
 # `stream/stream.wav`, `stream/log.csv`.
 
 # %%
-log = run_stream(model, filt, run.stream, cfg=cfg, training_tracks=training, progress=False)
+log = run_stream(model, filt, run.stream, cfg=cfg, training_tracks=training)  # with a progress bar
 summary = stream_summary(log, threads=cfg.stream.threads)
 save_table(summary, "table_stream", out)
 summary.T

@@ -39,3 +39,35 @@ def tiny_trackset() -> TrackSet:
     return TrackSet.from_tracks(
         tracks, ("bach", "fiddle"), style, split=split, ids=[f"walk{i}" for i in range(40)]
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_reproduction(tmp_path_factory):
+    """Every notebook run once per test session on the smoke profile, into a
+    temporary build folder (``VRASH_BUILD``): the command's exit status and output,
+    and where the figures and executed notebooks went. Shared by the slow tests
+    that check that the outputs exist and what they hold (run once, used by both)."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from vrashlib import paths
+
+    build = tmp_path_factory.mktemp("smoke_build")
+    committed = {p: p.stat().st_mtime_ns for p in paths.FIGURES.glob("*")}
+    env = {**os.environ, "VRASH_BUILD": str(build), "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vrashlib.cli", "reproduce", "--profile", "smoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    return SimpleNamespace(
+        committed_before=committed,  # modification times of figures/ before the run
+        returncode=proc.returncode,
+        output=proc.stdout[-3000:] + proc.stderr[-5000:],
+        build=build,
+        figures=build / "figures" / "smoke",
+        notebooks=build / "notebooks" / "smoke",
+    )

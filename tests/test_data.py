@@ -19,8 +19,12 @@ from vrashlib.data.prepare import (
     NoUsableTracksError,
     dataset_table,
     load_prepared,
+    mark_duplicates,
+    piece_groups,
     prepare,
+    report_row,
     split_tracks,
+    summary,
 )
 from vrashlib.data.tracks import SPLITS, TrackSet
 
@@ -79,6 +83,14 @@ def test_every_input_is_accounted_for(tmp_path, midi_dir):
     assert (one["status"], one["dropped_low_entropy"]) == ("dropped", 1)
     both = _row(rep, "melody_drums.mid")
     assert (both["tracks_read"], both["tracks_kept"], both["dropped_drums"]) == (2, 1, 1)
+    # music21's test19.mid holds test18.mid's track again: a duplicate, counted
+    copy = _row(rep, "test19.mid")
+    assert (copy["status"], copy["dropped_duplicate"]) == ("dropped", 1)
+    assert "duplicate: 1" in copy["reason"]
+    stats = data.track_stats.set_index("id")
+    assert stats.loc["midi_in/music21/test19.mid#t0", "duplicate_of"] == (
+        "midi_in/music21/test18.mid#t0"
+    )
     mixed = _row(rep, "mixed.abc")  # one bad tune among three: reported by its X: number
     assert (mixed["status"], mixed["tunes_read"], mixed["failed"], mixed["tracks_kept"]) == (
         "ok", 3, 1, 2,
@@ -265,3 +277,147 @@ def test_folder_specs_carry_their_style(tmp_path):
     got = folders([str(tmp_path), f"{tmp_path}=jazz", "~/x=pop"], "user")
     assert got[0] == (tmp_path, "user") and got[1] == (tmp_path, "jazz")
     assert got[2][1] == "pop" and "~" not in str(got[2][0])
+
+
+# --------------------------------------------------- every entry, duplicates, pieces
+def test_every_odd_entry_has_a_row_and_copies_are_dropped(tmp_path, monkeypatch):
+    """Symlink loops, dangling links, a folder ``x.mid``, an unreadable subfolder and a
+    symlinked folder of 12 MIDI files: each has a row; the 14 copies of one file read
+    are duplicates of the first."""
+    from tests.test_sources import deny_listing, make_awkward_folder
+
+    root = make_awkward_folder(tmp_path)
+    deny_listing(monkeypatch, root / "locked")
+    data = prepare(CFG, tmp_path / "o", midi_dirs=[(root, "pop")], use_corpus=False,
+                   progress=False)  # fmt: skip
+    rep = data.report.assign(rel=[Path(p).relative_to(root).as_posix() for p in data.report.path])
+    status = dict(zip(rep.rel, rep.status, strict=True))
+    assert status == {
+        "a.mid": "ok", "folder.mid/b.mid": "dropped",
+        **{f"linked/t{i:02d}.mid": "dropped" for i in range(12)},
+        "copy.mid": "skipped", "folder.mid": "skipped", "linked_again": "skipped",
+        "loop": "skipped", "dangling.mid": "failed", "fifo.mid": "failed",
+        "locked": "failed", "self.mid": "failed",
+    }  # fmt: skip
+    assert (rep.reason != "").sum() == len(rep) - 1  # only the kept file has no reason
+    locked = rep.set_index("rel").loc["locked"]
+    assert locked.reason == "permission denied: cannot list this folder"
+    assert rep["dropped_duplicate"].sum() == 13 and len(data.tracks) == 1
+    stats = data.track_stats.set_index("id")
+    assert (stats.loc[stats.dropped_by == "duplicate", "duplicate_of"] == "in/a.mid#t0").all()
+    assert (
+        rep["tracks_read"].sum() == rep["tracks_kept"].sum() + rep[list(DROP_COLUMNS)].sum().sum()
+    )
+    assert data.manifest["n_duplicates"] == 13
+    assert "skipped 4" in summary(data)
+
+
+def _tune_events(pitches, dur=DUR_ONE) -> np.ndarray:
+    ev = np.zeros((len(pitches), 3), np.int16)
+    ev[:, 0] = np.asarray(pitches) % 12
+    ev[:, 1] = np.asarray(pitches) // 12 - 1
+    ev[:, 2] = dur
+    return ev
+
+
+def test_duplicates_within_and_across_files_and_copies_share_a_group():
+    """A part doubled in one file, the same part in a later file, and a transposed copy
+    of another tune: one copy kept, and every piece involved in one group."""
+    from vrashlib.data.ingest import TrackOutcome
+    from vrashlib.data.sources import WorkUnit
+
+    rng = np.random.default_rng(0)
+    tunes = [60 + np.cumsum(rng.choice([-2, -1, 1, 2], 20)) for _ in range(3)]
+
+    def out(tid, pitches):
+        return TrackOutcome(tid, _tune_events(pitches), 0.25, None, 20, 3.0, 5)
+
+    units = [WorkUnit(f"f{i}.mid", f"s/f{i}.mid", "s", "pop", "midi") for i in range(4)]
+    results = [
+        (None, [out("f0#t0", tunes[0]), out("f0#t1", tunes[0]), out("f0#t2", tunes[1])]),
+        (None, [out("f1#t0", tunes[2])]),
+        (None, [out("f2#t0", tunes[0] + 0)]),  # the doubled part again, in another file
+        (None, [out("f3#t0", tunes[2] + 5)]),  # tune 2 a fourth higher: not a duplicate
+    ]
+    groups = piece_groups(units, results)
+    new, copies = mark_duplicates(results)
+    assert copies == {"f0#t1": "f0#t0", "f2#t0": "f0#t0"}
+    dropped = [o.id for _, outs in new for o in outs if o.dropped_by == "duplicate"]
+    assert dropped == ["f0#t1", "f2#t0"] and all(
+        o.events is None for _, outs in new for o in outs if o.dropped_by
+    )
+    assert groups["f0#t0"] == groups["f0#t2"] == groups["f2#t0"]  # one file, and its copy
+    assert groups["f1#t0"] == groups["f3#t0"] != groups["f0#t0"]  # a tune and its transposition
+    row = report_row(units[:1], new[:1])
+    assert (row["tracks_read"], row["tracks_kept"], row["dropped_duplicate"]) == (3, 2, 1)
+
+
+def test_split_keeps_pieces_whole_stratified_and_seeded():
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(1, 6, size=300)  # pieces of 1..5 tracks (voices)
+    groups = np.repeat(np.arange(300), sizes)
+    style = np.repeat(np.arange(300) % 3, sizes)  # style per piece
+    order = rng.permutation(len(groups))  # tracks of a piece need not be adjacent
+    groups, style = groups[order], style[order]
+    s = split_tracks(style, val_fraction=0.1, test_fraction=0.2, seed=0, groups=groups)
+    per_piece = pd.Series(s).groupby(groups).nunique()
+    assert (per_piece == 1).all()  # never split across train/val/test
+    for k in range(3):
+        n = (style == k).sum()
+        n_val, n_test = ((s[style == k] == SPLITS[x]).sum() for x in ("val", "test"))
+        assert round(n * 0.1) <= n_val < round(n * 0.1) + 5  # over by less than a piece
+        assert round(n * 0.2) <= n_test < round(n * 0.2) + 5
+    again = split_tracks(style, val_fraction=0.1, test_fraction=0.2, seed=0, groups=groups)
+    other = split_tracks(style, val_fraction=0.1, test_fraction=0.2, seed=1, groups=groups)
+    assert np.array_equal(s, again) and not np.array_equal(s, other)
+    singles = split_tracks(style, val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert np.array_equal(singles, split_tracks(style, val_fraction=0.1, test_fraction=0.2,
+                                                seed=0, groups=np.arange(len(style))))  # fmt: skip
+
+
+def test_real_chorales_keep_their_voices_on_one_side(tmp_path):
+    cfg = DataConfig(collections=("bach",), max_tunes_per_collection=20, workers=2)
+    data = prepare(cfg, tmp_path / "b", progress=False)
+    t = data.tracks
+    piece = pd.Series([i.split("#")[0] for i in t.ids])
+    assert (piece.groupby(piece).size() >= 3).mean() > 0.9  # chorales: several voices
+    assert (pd.Series(t.split).groupby(piece).nunique() == 1).all()
+    assert {SPLITS["val"], SPLITS["test"]} <= set(t.split.tolist())
+    counts = data.manifest["piece_counts"]
+    assert sum(counts.values()) == piece.nunique() and counts["val"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--max-tunes", "-1", "--max-tunes"), ("--max-tunes", "0", "--max-tunes"),
+     ("--workers", "-3", "--workers")],
+)  # fmt: skip
+def test_cli_rejects_impossible_counts(tmp_path, capsys, flag, value, message):
+    from vrashlib.cli import main
+
+    out = tmp_path / "o"
+    code = main(["prepare", "--corpus", "--out", str(out), "--profile", "smoke", flag, value])
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert message in err and value in err and "at least 1" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("data.max_tunes_per_collection", 0), ("data.max_tunes_per_collection", -1),
+     ("data.workers", -3), ("data.workers", 0), ("data.parse_timeout_seconds", 0.0)],
+)  # fmt: skip
+def test_config_rejects_impossible_counts(key, value):
+    from vrashlib.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{key} must be"):
+        load_config("smoke", {key: value})
+
+
+def test_cli_on_an_empty_folder_says_it_is_empty(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _prepare("--midi", empty, "--style", "x", "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert f"nothing to read: midi folder {empty} is empty" in err
+    assert "no usable track in 0" not in err and not (tmp_path / "o").exists()

@@ -10,7 +10,12 @@ import yaml
 from vrashlib import paths
 
 CONDA_ONLY = {"python", "pip", "cpuonly"}  # conda plumbing with no pip counterpart
-CONDA_TO_PIP = {"pytorch": "torch", "pyyaml": "pyyaml"}
+CONDA_TO_PIP = {
+    "pytorch": "torch",
+    "pytorch-cpu": "torch",
+    "pysoundfile": "soundfile",
+    "pyyaml": "pyyaml",
+}
 
 
 def _name(requirement: str) -> str:
@@ -42,3 +47,24 @@ def test_environment_yml_is_a_conda_environment():
 
 def test_same_packages_and_bounds_in_both_files():
     assert _environment() == _pyproject()
+
+
+def test_license_citation_and_build_requirement_agree():
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert (paths.ROOT / "LICENSE").read_text().startswith("MIT License")
+    # a license expression (PEP 639) needs setuptools >= 77
+    (setuptools,) = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
+    assert re.fullmatch(r"setuptools>=(\d+)", setuptools) and int(setuptools[12:]) >= 77
+    cff = yaml.safe_load((paths.ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT"
+    assert cff["version"] == project["project"]["version"]
+    paper = cff["preferred-citation"]
+    assert paper["doi"] == "10.1007/s42452-020-03715-w" and paper["year"] == 2020
+    assert [a["family-names"] for a in paper["authors"]] == ["Yamshchikov", "Tikhonov"]
+
+
+def test_conda_environment_uses_conda_forge_and_the_cpu_build_of_torch():
+    env = yaml.safe_load((paths.ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]  # the pytorch channel stopped after 2.5
+    assert any(str(d).startswith("pytorch-cpu") for d in env["dependencies"])

@@ -34,7 +34,8 @@ def test_atomic_directory_replaces_whole(tmp_path):
 def test_savefig_writes_png_and_pdf_stably(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
-    png, pdf = savefig(fig, "f", tmp_path)
+    assert savefig(fig, "f", tmp_path) is None  # no stray output under a notebook cell
+    png, pdf = tmp_path / "f.png", tmp_path / "f.pdf"
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
     first = pdf.read_bytes()
     savefig(fig, "f", tmp_path)
@@ -44,8 +45,8 @@ def test_savefig_writes_png_and_pdf_stably(tmp_path):
 
 def test_save_table_formats(tmp_path):
     df = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]})
-    paths = save_table(df, "t", tmp_path, formats=("csv", "md", "tex"))
-    assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
+    assert save_table(df, "t", tmp_path, formats=("csv", "md", "tex")) is None
+    paths = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")]
     assert pd.read_csv(paths[0]).equals(df)
     assert "|" in paths[1].read_text() and "tabular" in paths[2].read_text()
     with pytest.raises(ValueError, match="unknown table format"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -18,9 +19,11 @@ from vrashlib.filter.classifiers import (
     Rule,
     acceptance_by_group,
     apply_rules,
+    classifier_score,
     find_rules,
     fit_stream_filter,
     fit_strict_heuristics,
+    make_classifier,
     pool_mask,
     precision_recall,
     table1,
@@ -123,10 +126,59 @@ def test_filter_fit_score_accept_save_load(rated, tmp_path, method):
     assert acc.any() and precision > 0.6
     if method == "heuristic":
         assert precision == 1.0  # fitted on these very tracks
-    loaded = Filter.load(flt.save(tmp_path / "filter.pkl"))
+    loaded = Filter.load(flt.save(tmp_path / "filter.json"))
     np.testing.assert_array_equal(loaded.score(ts), s)
     batch = ts.subset(np.arange(8))
     np.testing.assert_array_equal(loaded.accept(batch), acc[:8])
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_filter_scores_are_scikit_learns(rated, method):
+    """The filter keeps only fitted parameters; its scores are the pipeline's own."""
+    ts, _, good = rated
+    flt = Filter.fit(ts, good, method=method, seed=0)
+    x = flt.features(ts).to_numpy(dtype=np.float64)
+    pipeline = make_classifier(method, 0).fit(x, good)
+    np.testing.assert_allclose(flt.score(ts), classifier_score(pipeline, x), rtol=0, atol=1e-9)
+    assert (flt.accept(ts) == pipeline.predict(x).astype(bool)).all()
+    # a track's score does not depend on the batch it comes in (rbf works in blocks)
+    one = np.concatenate([flt.score(ts.subset([i])) for i in range(0, 300, 7)])
+    np.testing.assert_array_equal(one, flt.score(ts)[::7])
+
+
+def test_filter_file_is_json_and_bad_files_are_named(rated, tmp_path):
+    ts, _, good = rated
+    flt = Filter.fit(ts, good, method="svc_rbf", seed=0)
+    flt.info.update(model="vrash", style="bach", pool="300 tracks")
+    path = flt.save(tmp_path / "filter.json")
+    data = json.loads(path.read_text())  # plain JSON, nothing executable
+    assert data["method"] == "svc_rbf" and data["info"]["style"] == "bach"
+    loaded = Filter.load(path)
+    assert loaded.info == flt.info and loaded.columns == flt.columns
+    assert loaded.windows == flt.windows and loaded.threshold == flt.threshold
+    text = path.read_text()
+    bad = {
+        "truncated": text[: len(text) // 2],
+        "empty": "",
+        "foreign": json.dumps({"weights": [1, 2]}),
+        "old_format": text.replace('"format": 2', '"format": 1'),
+        "unknown_method": text.replace('"svc_rbf"', '"forest"'),
+        "wrong_shape": json.dumps({**data, "columns": data["columns"][:-1]}),
+        "non_finite": text.replace(f'"gamma": {data["params"]["gamma"]!r}', '"gamma": NaN'),
+    }
+    messages = {
+        "truncated": "not a filter file", "empty": "not a filter file", "foreign": "not a filter",
+        "old_format": "refit it", "unknown_method": "unknown method 'forest'",
+        "wrong_shape": "has shape", "non_finite": "gamma: nan is not a finite number",
+    }  # fmt: skip
+    for name, content in bad.items():
+        (tmp_path / f"{name}.json").write_text(content)
+        with pytest.raises(ValueError, match=f"{name}.json.*{messages[name]}"):
+            Filter.load(tmp_path / f"{name}.json")
+    # a pickle (what older versions wrote) is refused without being unpickled
+    (tmp_path / "filter.pkl").write_bytes(pickle.dumps(flt.info))
+    with pytest.raises(ValueError, match="filter.pkl is not a filter file"):
+        Filter.load(tmp_path / "filter.pkl")
 
 
 def test_filter_is_deterministic_under_a_seed(rated):
@@ -149,10 +201,10 @@ def test_filter_needs_the_latent_it_was_fitted_with(rated):
 
 def test_filter_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="04_filter"):
-        Filter.load(tmp_path / "missing.pkl")
-    (tmp_path / "other.pkl").write_bytes(pickle.dumps({"not": "a filter"}))
-    with pytest.raises(ValueError, match="not a Filter"):
-        Filter.load(tmp_path / "other.pkl")
+        Filter.load(tmp_path / "missing.json")
+    (tmp_path / "other.json").write_text('{"not": "a filter"}')
+    with pytest.raises(ValueError, match="other.json: not a filter"):
+        Filter.load(tmp_path / "other.json")
     with pytest.raises(ValueError, match="unknown method"):
         Filter.fit_features(
             pd.DataFrame({"a": np.arange(6.0)}), np.arange(6) % 2 == 0, method="forest"

@@ -386,3 +386,11 @@ def test_select_names_an_unknown_split_or_style():
         tracks.select(style="jazz")
     both = tracks.select(split="train", style="b")
     assert set(both.style_names()) == {"b"} and (both.split == TRAIN).all()
+
+
+def test_one_batch_is_one_batch_with_or_without_shuffling():
+    from vrashlib.data.datamodule import BucketBatchSampler
+
+    for shuffle in (False, True):
+        s = BucketBatchSampler(np.array([5, 3]), 4, max_len=None, shuffle=shuffle)
+        assert len(s) == len(_batches(s)) == 1

@@ -134,8 +134,16 @@ def test_mi_curve_columns_band_floor_and_determinism(tiny_trackset):
     assert ok.sum() >= 3
     assert (a.loc[ok, "lo"] <= a.loc[ok, "mi_bits"]).all()
     assert (a.loc[ok, "hi"] >= a.loc[ok, "mi_bits"]).all()
-    assert (a.loc[ok, "mi_bits"] > a.loc[ok, "noise_floor"]).all()  # random walks remember
     assert (a["n_pairs"] < cfg.min_pairs).equals(a["mi_bits"].isna())
+    # Against notes shuffled across the corpus, random walks remember at every distance;
+    # shuffled within each track, each walk keeps its own register: that floor is higher,
+    # and only the short distances rise above it.
+    corpus = mi.mi_curve(tiny_trackset, dataclasses.replace(cfg, shuffle="corpus"), seed=3)
+    assert (corpus.loc[ok, "mi_bits"] > corpus.loc[ok, "noise_floor"]).all()
+    assert cfg.shuffle == "track"
+    assert (a.loc[ok, "noise_floor"] > corpus.loc[ok, "noise_floor"]).all()
+    first = a.loc[ok].iloc[0]
+    assert first["mi_bits"] > first["noise_floor"]
     one = mi.mi_curve(tiny_trackset.subset([0]), cfg, seed=0)
     assert one["mi_bits"].isna().all() and len(one) == len(a)
 

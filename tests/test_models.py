@@ -161,3 +161,59 @@ def test_octave_head_sees_the_pitch_class_only_with_an_event_head(event_head, ti
     torch.testing.assert_close(pc_a, pc_b)  # the pitch-class head never sees the event
     changed = not torch.allclose(oct_a, oct_b) and not torch.allclose(dur_a, dur_b)
     assert changed == bool(event_head)
+
+
+def test_history_window_holds_the_last_events_lag_one_first():
+    from dataclasses import replace
+
+    from vrashlib.models.network import UNKNOWN
+
+    net = build_net("vrash", 2, replace(CFG, history_window=3))
+    events = torch.tensor([[1, 4, 2], [2, 4, 3], [3, 5, 4], [4, 5, 5]])[:, None]  # (T, B=1, 3)
+    prev = net.history_input(events)
+    assert prev.shape == (4, 1, 3, 3)
+    unk = list(UNKNOWN)
+    assert prev[0, 0].tolist() == [unk, unk, unk]
+    assert prev[1, 0].tolist() == [[1, 4, 2], unk, unk]
+    assert prev[3, 0].tolist() == [[3, 5, 4], [2, 4, 3], [1, 4, 2]]
+    assert build_net("vrash", 2, CFG).history_input(events).shape == (4, 1, 1, 3)
+    dropped = net.history_input(events, dropout=1.0)
+    assert (dropped == torch.tensor(UNKNOWN)).all()  # a dropped event is unknown at every lag
+    wide = net.decoder.w_in[0].shape[1]
+    assert wide == build_net("vrash", 2, CFG).decoder.w_in[0].shape[1] + 2 * net.note_dim
+    with pytest.raises(ValueError, match="history_window"):
+        build_net("vrash", 2, replace(CFG, history_window=0))
+    assert build_net("vae", 2, replace(CFG, history_window=3)).window == 0  # no history
+
+
+def test_bag_of_notes_loss_by_hand(tiny_trackset):
+    from dataclasses import replace
+
+    from vrashlib.data.encoding import VOCAB_SIZES
+
+    net = build_net("vrash", 2, replace(CFG, bow_weight=1.0)).eval()
+    assert not hasattr(
+        build_net("vrash", 2, replace(CFG, bow_weight=0.0)), "bow"
+    )  # only with a weight
+    assert not hasattr(build_net("vae", 2, CFG), "bow")  # never for the paper's VAE (for_kind)
+    assert not hasattr(build_net("lm", 2, replace(CFG, bow_weight=1.0)), "bow")
+    b = _batch(tiny_trackset, (0, 1))
+    out = net(b["events"], b["lengths"], b["style"])
+    terms = loss_terms(out, b["events"], b["lengths"])
+    want = 0.0
+    for j in range(2):
+        parts = torch.log_softmax(out["bow"][j].double(), -1).split(VOCAB_SIZES)
+        for t in range(int(b["lengths"][j])):
+            want -= sum(float(parts[i][b["events"][t, j, i]]) for i in range(3))
+    assert float(terms["bow"]) == pytest.approx(want, rel=1e-5)
+    out["bow"] = torch.zeros_like(out["bow"])  # uniform over the three vocabularies together
+    uniform = loss_terms(out, b["events"], b["lengths"])["bow"]
+    expected = float(b["lengths"].sum()) * 3 * np.log(sum(VOCAB_SIZES))
+    assert float(uniform) == pytest.approx(expected, rel=1e-5)
+
+
+def test_cyclical_kl_weight():
+    # 3 cycles of 10 steps: ramp over 5, hold 1 for 5; 1 after step 30
+    got = [kl_weight(s, 10, 3) for s in (0, 2, 5, 9, 10, 12, 25, 29, 30, 100)]
+    assert got == [0.0, 0.4, 1.0, 1.0, 0.0, 0.4, 1.0, 1.0, 1.0, 1.0]
+    assert kl_weight(5, 10, 0) == 0.5  # no cycles: the linear warm-up

@@ -10,6 +10,7 @@ import pytest
 from vrashlib.data.encoding import DURATION_RATIOS, OCT_NONE, REST, midi_pitch
 from vrashlib.data.normalise import (
     FILTERS,
+    accompaniment_share,
     entropy_bits,
     lower_median,
     normalise_track,
@@ -172,3 +173,42 @@ def test_long_rests_are_shortened_to_max_rest_ratio():
     assert r.distinct_durations == 2
     kept = normalise_track(pitch, length, 120.0, **{**RULES, "max_rest_ratio": 100.0})
     assert kept.dropped_by == "off_grid"  # 17 is beyond the vocabulary
+
+
+# -------------------------------------------------------- melody-likeness
+ALBERTI = [60, 67, 64, 67, 62, 67, 65, 67, 60, 67, 64, 67, 59, 67, 62, 67]  # C, G7, C, G
+
+
+@pytest.mark.parametrize(
+    ("pitch", "expected"),
+    [
+        (ALBERTI, 1.0),  # the chord changes from block to block, the figure's shape not
+        ([60, 64, 67] * 6, 1.0),  # a broken C major chord
+        ([60, 64, 67, 72, 59, 62, 67, 71], 1.0),  # rising arpeggios, C then G
+        ([60, 62, 64, 65, 67, 69, 71, 72] * 2, 0.0),  # scales: no block is a chord
+        ([60, 64, 67, 64, 62, 59, 55, 59], 0.0),  # outlines C and G, not twice the same shape
+        ([60, 62] * 8, 0.0),  # a trill: two pitch classes
+        ([60, 67, 64, 67, -1, 62, 67, 65, 67], 0.0),  # a rest breaks the figure
+        ([72, 74, 76, 77] + ALBERTI[:8] + [79, 77, 76, 74], 8 / 16),  # a figure inside a tune
+        ([], 0.0),
+        ([-1, -1], 0.0),
+    ],
+)
+def test_accompaniment_share_on_known_figures(pitch, expected):
+    assert accompaniment_share(np.array(pitch, np.int64)) == pytest.approx(expected)
+
+
+def test_accompaniment_filter_is_off_unless_a_share_is_given():
+    length = np.ones(len(ALBERTI))
+    off = normalise_track(np.array(ALBERTI), length, 120.0, **RULES)
+    assert off.dropped_by is None and off.accompaniment == 1.0
+    on = normalise_track(np.array(ALBERTI), length, 120.0, **RULES, max_accompaniment_share=0.5)
+    assert on.dropped_by == "accompaniment" and on.accompaniment == 1.0
+    tune = np.array([60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 69, 67, 65])
+    kept = normalise_track(tune, np.ones(16), 120.0, **RULES, max_accompaniment_share=0.5)
+    assert kept.dropped_by is None and kept.accompaniment == 0.0
+
+
+def test_filter_order_has_the_cross_track_duplicate_last():
+    assert FILTERS[:2] == ("drums", "sound_effect") and FILTERS[-1] == "duplicate"
+    assert "accompaniment" in FILTERS and len(set(FILTERS)) == len(FILTERS)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
 
 import jupytext
 import pytest
@@ -92,25 +89,27 @@ def test_notebook_is_thin_and_parameterised(source):
 
 
 @pytest.mark.slow
-def test_all_notebooks_run_on_smoke_profile(tmp_path):
-    committed = {p: p.stat().st_mtime_ns for p in paths.FIGURES.glob("*")}
-    env = {**os.environ, "VRASH_BUILD": str(tmp_path), "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "vrashlib.cli", "reproduce", "--profile", "smoke"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    figures = tmp_path / "figures" / "smoke"
+def test_all_notebooks_run_on_smoke_profile(smoke_reproduction):
+    run = smoke_reproduction  # one smoke run per test session (tests/conftest.py)
+    assert run.returncode == 0, run.output
     for nb in available_notebooks():
         for name in nb.files:
-            path = figures / name
+            path = run.figures / name
             assert path.exists() and path.stat().st_size > 0, f"{nb.stem} did not write {name}"
     # the smoke run never touches the committed paper figures
-    assert {p: p.stat().st_mtime_ns for p in paths.FIGURES.glob("*")} == committed
-    executed = tmp_path / "notebooks" / "smoke"
-    assert sorted(p.stem for p in executed.glob("*.ipynb")) == [
+    assert {p: p.stat().st_mtime_ns for p in paths.FIGURES.glob("*")} == run.committed_before
+    assert sorted(p.stem for p in run.notebooks.glob("*.ipynb")) == [
         nb.stem for nb in available_notebooks()
     ]
+
+
+def test_reproduce_runs_a_notebook_after_the_one_it_needs():
+    from vrashlib.reproduce import execution_order
+
+    stems = [nb.stem for nb in execution_order(available_notebooks())]
+    listen = next(nb for nb in NOTEBOOKS if nb.stem == "00_listen")
+    assert listen.after == "02_training" and listen.outputs == ()
+    assert stems.index("00_listen") == stems.index("02_training") + 1
+    assert sorted(stems) == [nb.stem for nb in available_notebooks()]  # each once
+    alone = [nb for nb in available_notebooks() if nb.stem in ("00_listen", "04_filter")]
+    assert [nb.stem for nb in execution_order(alone)] == ["00_listen", "04_filter"]

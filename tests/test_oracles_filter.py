@@ -596,6 +596,60 @@ def test_strict_heuristics_split_is_seeded(monkeypatch):
     assert seen[3] == seen[0]  # the default seed is 0
 
 
+def test_precise_cut_by_hand():
+    from vrashlib.filter import heuristics
+
+    col = np.array([5.0, 1.0, 4.0, 2.0, 3.0])  # sorted: 1 2 3 4 5 -> bad good good bad good
+    y = np.array([1, 0, 0, 1, 1], bool)
+    # ">= 2" keeps 4 tracks, 3 good (0.75): the most precise set of at least 2 tracks
+    assert heuristics._precise_cut(col, y, 2) == (0.75, ">=", 2.0)
+    # at least 5 tracks: everything, 3 of 5 good; ">=" found first, "<=" only ties it
+    assert heuristics._precise_cut(col, y, 5) == (0.6, ">=", 1.0)
+    assert heuristics._precise_cut(col, y, 6)[0] == -1.0  # no set that large
+    # ties in precision: more good tracks kept wins; "<= 1" and ">= 4" keep one good each
+    tie = heuristics._precise_cut(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 0, 0, 1], bool), 1)
+    assert tie == (1.0, ">=", 4.0)
+    both = heuristics._precise_cut(np.array([1.0, 2.0, 3.0]), np.array([1, 1, 0], bool), 1)
+    assert both == (1.0, "<=", 2.0)  # two good kept beats one
+
+
+def test_find_rules_keeps_the_minimum_support():
+    # a (0..9): good at 7 and 9 only; b: noise. Strict rules keep 1 or 2 tracks.
+    a = np.arange(10.0)
+    good = np.isin(np.arange(10), [7, 9])
+    f = pd.DataFrame({"a": a, "b": np.cos(np.arange(10.0))})
+    strict = find_rules(f, good, max_rules=4, min_support=0)
+    acc = apply_rules(strict, f)
+    assert acc.any() and not (acc & ~good).any()
+    for support in (3, 4, 6):
+        rules = find_rules(f, good, max_rules=4, min_support=support)
+        acc = apply_rules(rules, f)
+        assert acc.sum() >= support, support
+        # the most precise set of that size along a: a >= 10 - support keeps both good
+        assert acc[[7, 9]].all() and (acc & good).sum() == 2
+    assert not apply_rules(find_rules(f, good, max_rules=4, min_support=11), f).any()
+    with pytest.raises(ValueError, match="min_support"):
+        find_rules(f, good, max_rules=4, min_support=-1)
+
+
+def test_strict_heuristics_minimum_support_is_a_share_of_the_training_split(monkeypatch):
+    seen = []
+    real = classifiers.find_rules
+
+    def spy(features, good, **kw):
+        seen.append((len(features), kw.get("min_support")))
+        return real(features, good, **kw)
+
+    monkeypatch.setattr(classifiers, "find_rules", spy)
+    good = np.arange(50) % 5 == 0
+    feats = pd.DataFrame({"a": good + np.sin(np.arange(50.0))})
+    _, report = classifiers.fit_strict_heuristics(
+        feats, good, 0, test_share=0.4, max_rules=3, min_support=0.25
+    )
+    assert seen == [(30, 8)]  # ceil(0.25 * 30)
+    assert report.set_index("split").loc["train", "accepted"] >= 8
+
+
 def test_find_rules_takes_labels_as_zeros_and_ones():
     f = pd.DataFrame({"a": [0.0, 1, 2, 3, 4, 5]})
     ints = np.array([0, 0, 0, 1, 1, 1])

@@ -228,12 +228,47 @@ def test_kl_warmup_of_one_step_and_parameter_count_by_hand():
     assert count_parameters(torch.nn.Sequential(lin, torch.nn.Embedding(5, 4))) == 28
 
 
+def test_cyclical_kl_annealing_by_hand():
+    # two periods of 10 steps: ramp 0 -> 1 over 5 steps, hold 1 for 5; then 1 for good
+    want = {0: 0.0, 2: 0.4, 4: 0.8, 5: 1.0, 7: 1.0, 9: 1.0, 10: 0.0, 12: 0.4, 19: 1.0}
+    want |= {20: 1.0, 25: 1.0, 1000: 1.0}
+    for step, w in want.items():
+        assert kl_weight(step, 10, cycles=2) == pytest.approx(w), step
+    assert kl_weight(3, 10, cycles=1) == pytest.approx(0.6)  # one cycle still ramps in half
+    assert kl_weight(10, 10, cycles=1) == 1.0
+    assert kl_weight(3, 10, cycles=0) == pytest.approx(0.3)  # no cycles: linear warm-up
+    assert kl_weight(7, 0, cycles=3) == 1.0
+
+
 def test_loss_terms_without_latent_have_zero_kl_terms():
     out, events, lengths = _fake_out([[0.0], [0.0]], [[0.0], [0.0]])
     del out["mu"], out["logvar"]
     terms = loss_terms(out, events, lengths, free_bits=0.5)
     assert float(terms["kl"]) == 0.0 and float(terms["kl_penalty"]) == 0.0
     assert terms["kl_penalty"].shape == () and "bow" not in terms
+
+
+def test_bag_of_notes_term_by_hand():
+    g = torch.Generator().manual_seed(1)
+    n_pc, n_oct, n_dur = 14, 10, DUR_NONE + 1
+    out, _, _ = _fake_out([[0.0], [0.0]], [[0.0], [0.0]], T=3)
+    out["bow"] = torch.randn(2, n_pc + n_oct + n_dur, generator=g, dtype=torch.float64)
+    events = torch.stack(
+        [
+            torch.tensor([[0, 4, 7], [3, 5, 9]]),
+            torch.tensor([[2, 4, 8], [0, 0, 0]]),  # track 1 has ended: padding
+            torch.tensor([[REST, OCT_NONE, 1], [0, 0, 0]]),
+        ]
+    )  # (T=3, B=2, 3)
+    lengths = torch.tensor([3, 1])
+    terms = loss_terms(out, events, lengths)
+    logp = out["bow"].numpy() - np.log(np.exp(out["bow"].numpy()).sum(1, keepdims=True))
+    want = 0.0
+    for b, n in enumerate(lengths.tolist()):
+        for t in range(n):
+            pc, octv, dur = events[t, b].tolist()
+            want -= logp[b, pc] + logp[b, n_pc + octv] + logp[b, n_pc + n_oct + dur]
+    assert float(terms["bow"]) == pytest.approx(want, rel=1e-6)
 
 
 def test_posterior_reads_the_encoder_state_after_the_end_marker():

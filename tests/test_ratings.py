@@ -255,3 +255,22 @@ def test_rating_table_and_rated_subset(bach_tracks):
         rating_table({"a": bach_tracks, "b": bach_tracks}, partial)
     held = holdout_sample(bach_tracks, 10, seed=1)
     assert len(held) == 10 and set(held.ids) <= set(bach_tracks.ids)
+
+
+def test_row_with_an_extra_field_is_named_by_line(tmp_path):
+    """An extra field on the first data row made pandas take the first column as an
+    index, and the message named the rater as the track and a note as the rating."""
+    for body, line in [("a,bob,4,extra\nb,bob,3,x\n", 2), ("a,bob,4\nb,bob,3,extra\n", 3)]:
+        path = _write(tmp_path, "track_id,rater,rating\n" + body)
+        with pytest.raises(ValueError, match=rf"line {line}: 4 fields \[.*'extra'\].* has 3"):
+            load_ratings(path)
+
+
+def test_partial_ratings_name_the_sources_without_any(bach_tracks):
+    from vrashlib.filter.ratings import rating_table
+
+    first, second = bach_tracks.subset(np.arange(5)), bach_tracks.subset(np.arange(5, 10))
+    sets = {"lm": first, "vrash": second}
+    some = pd.DataFrame({"track_id": list(first.ids[:3]), "rater": "x", "rating": 4})
+    with pytest.raises(ValueError, match=r"cover 3 of the 10 tracks .*none of 'vrash' \(5 tracks"):
+        rating_table(sets, some)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -14,9 +16,11 @@ from vrashlib.data.sources import (
     corpus_files,
     corpus_units,
     essen_style,
+    midi_units,
     music_units,
     parse_midi,
     parse_unit,
+    scan_folder,
     split_abc,
 )
 
@@ -47,6 +51,12 @@ def test_corpus_formats_are_deduplicated():
     assert len(stems) == len(set(stems))
     assert CORPUS / "bach" / "bwv277.mxl" in bach and CORPUS / "bach" / "bwv277.krn" not in bach
     assert not any(f.suffix == ".rntxt" for f in bach)
+    # ... and the other format is accounted for: a skip unit that names the one read
+    skipped = {Path(u.path).name: u.text for u in corpus_units(CORPUS, "bach", "bach")
+               if u.kind == "skip"}  # fmt: skip
+    assert skipped["bwv277.krn"] == "another format of bwv277.mxl, which is read"
+    essen = [u for u in corpus_units(CORPUS, "essenFolksong", "folk") if u.kind == "skip"]
+    assert {Path(u.path).name for u in essen} >= {"test0.abc", "testd.abc"}
 
 
 def test_corpus_abc_units_are_per_tune():
@@ -157,3 +167,68 @@ def test_ties_merge_equal_pitches_only():
     assert pi.tolist() == [67, 69, 71, 72]
     assert le.tolist() == [2.0, 1.0, 1.0, 4.0]
     assert on.tolist() == [0.0, 2.0, 3.0, 4.0]
+
+
+# ------------------------------------------------------- every entry accounted for
+def make_awkward_folder(tmp_path: Path) -> Path:
+    """A MIDI folder with every kind of entry that once went missing from the report:
+    symlink loops, dangling and duplicate symlinks, a folder named ``x.mid``, a
+    symlink to a folder of 12 MIDI files, a named pipe, a text file (not input)."""
+    melody = DATA / "midi" / "melody_drums.mid"
+    twelve = tmp_path / "twelve"
+    twelve.mkdir()
+    for i in range(12):
+        shutil.copy(melody, twelve / f"t{i:02d}.mid")
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(melody, root / "a.mid")
+    (root / "folder.mid").mkdir()
+    shutil.copy(melody, root / "folder.mid" / "b.mid")
+    (root / "locked").mkdir()
+    shutil.copy(melody, root / "locked" / "c.mid")
+    (root / "loop").symlink_to(root)  # back into a parent
+    (root / "self.mid").symlink_to(root / "self.mid")  # ELOOP
+    (root / "dangling.mid").symlink_to(tmp_path / "gone.mid")
+    (root / "linked").symlink_to(twelve)
+    (root / "linked_again").symlink_to(twelve)
+    (root / "copy.mid").symlink_to(root / "a.mid")
+    os.mkfifo(root / "fifo.mid")
+    (root / "notes.txt").write_text("not music")
+    return root
+
+
+def deny_listing(monkeypatch, folder: Path) -> None:
+    """``os.scandir(folder)`` raises as for a folder another user owns (tests run as
+    root, where chmod 000 denies nothing)."""
+    real = os.scandir
+
+    def scandir(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_scan_follows_symlinked_folders_and_names_every_odd_entry(tmp_path, monkeypatch):
+    root = make_awkward_folder(tmp_path)
+    deny_listing(monkeypatch, root / "locked")
+    files, entries = scan_folder(root, (".mid", ".midi"))
+    rel = [f.relative_to(root).as_posix() for f in files]
+    assert rel == ["a.mid", "folder.mid/b.mid"] + [f"linked/t{i:02d}.mid" for i in range(12)]
+    got = {e.path.relative_to(root).as_posix(): (e.status, e.reason) for e in entries}
+    assert got == {
+        "copy.mid": ("skip", f"same file as {root / 'a.mid'}, read there"),
+        "dangling.mid": ("error", f"dangling symlink: {root / 'dangling.mid'} -> "
+                                  f"{tmp_path / 'gone.mid'}"),
+        "fifo.mid": ("error", "not a regular file (a device, pipe or socket)"),
+        "folder.mid": ("skip", "a folder named like an input file; its files are read"),
+        "linked_again": ("skip", f"same folder as {root / 'linked'}, read there"),
+        "locked": ("error", "permission denied: cannot list this folder"),
+        "loop": ("skip", f"symlink loop: {root / 'loop'} leads back into a parent"),
+        "self.mid": ("error", f"symlink loop: {root / 'self.mid'} -> {root / 'self.mid'}"),
+    }  # fmt: skip
+    units = midi_units(root, "in", "pop")  # one unit per file and per entry
+    assert [u.kind for u in units].count("midi") == 14
+    assert {u.name for u in units if u.kind in ("skip", "error")} == {f"in/{k}" for k in got}
+    assert all(u.text for u in units if u.kind in ("skip", "error"))

@@ -54,3 +54,24 @@ def test_load_rejects_a_non_trackset(tmp_path):
         TrackSet.load(p)
     with pytest.raises(FileNotFoundError):
         TrackSet.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("cut", [0, 10, 0.5, -5])
+def test_damaged_file_raises_a_named_value_error(tmp_path, tiny_trackset, cut):
+    """Truncated anywhere (zip header, data, central directory): a ValueError that names
+    the file, never a raw BadZipFile / EOFError / zlib error."""
+    path = tiny_trackset.save(tmp_path / "t.npz")
+    data = path.read_bytes()
+    n = int(len(data) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(data) + cut)
+    path.write_bytes(data[:n])
+    with pytest.raises(ValueError, match=rf"{path} is not a valid track set"):
+        TrackSet.load(path)
+
+
+def test_flipped_byte_is_caught_by_the_zip_checksum(tmp_path, tiny_trackset):
+    path = tiny_trackset.save(tmp_path / "t.npz")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not a valid track set"):
+        TrackSet.load(path)

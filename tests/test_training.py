@@ -1,3 +1,7 @@
+import io
+import logging
+import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -9,11 +13,55 @@ import torch
 
 from vrashlib.config import load_config
 from vrashlib.data.datamodule import make_loader
-from vrashlib.models.module import load_model, read_checkpoint
-from vrashlib.models.training import _LastCheckpoint, build_module, evaluate, train_model
+from vrashlib.models.module import (
+    AtomicCheckpointIO,
+    CorruptCheckpointError,
+    load_model,
+    read_checkpoint,
+)
+from vrashlib.models.training import (
+    TrainResult,
+    _LastCheckpoint,
+    build_module,
+    evaluate,
+    train_model,
+)
 
 torch.set_num_threads(1)
 SMOKE = load_config("smoke", {"train.threads": 1})
+# 28 training tracks in batches of 8: 4 batches an epoch, a resume point every 2 steps,
+# so that runs stop mid-epoch (steps 2, 6) and at an epoch's end (step 4).
+RESUMABLE = load_config(
+    "smoke",
+    {"train.threads": 1, "train.batch_size": 8, "train.val_every_steps": 2, "train.max_steps": 8},
+)
+
+
+def assert_same_run(a: TrainResult, b: TrainResult) -> None:
+    """Bit-identical weights and history (all but the wall-clock columns)."""
+    wa, wb = (
+        read_checkpoint(a.checkpoint)["state_dict"],
+        read_checkpoint(b.checkpoint)["state_dict"],
+    )
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+    clocks = ["seconds", "val_seconds"]  # wall-clock
+    ha, hb = a.history.drop(columns=clocks), b.history.drop(columns=clocks)
+    assert ha.equals(hb), ha.compare(hb) if ha.shape == hb.shape else (ha, hb)
+    assert a.stop_reason == b.stop_reason
+
+
+def crash_at(monkeypatch, step: int) -> None:
+    """Make training raise right after the resume point of ``step`` was written."""
+    original = _LastCheckpoint.on_validation_end
+
+    def crash(self, trainer, module):
+        original(self, trainer, module)
+        if trainer.global_step == step:
+            raise RuntimeError(f"simulated crash at step {step}")
+
+    monkeypatch.setattr(_LastCheckpoint, "on_validation_end", crash)
 
 
 def test_few_steps_lower_the_loss_on_a_real_batch(tiny_trackset):
@@ -61,30 +109,111 @@ def test_training_beats_the_random_network(tiny_trackset, tmp_path):
     assert trained < random - 1.0  # bits/event
 
 
-def test_interrupted_run_resumes_from_last_checkpoint(tiny_trackset, tmp_path, monkeypatch):
-    original = _LastCheckpoint.on_validation_end
+def test_runs_interrupted_at_several_points_end_bit_identical(tiny_trackset, tmp_path, monkeypatch):
+    """Issue 13: a resumed run drew other random numbers and batches than the
+    uninterrupted one (14.166 against 14.087 bits/event)."""
+    reference = train_model("vrash", tiny_trackset, RESUMABLE, tmp_path / "ref", progress=False)
+    assert reference.stop_reason == "max_steps" and reference.history["step"].max() == 8
+    for step in (2, 4, 6):  # mid-epoch, end of an epoch, mid-epoch
+        out = tmp_path / f"crash{step}"
+        with monkeypatch.context() as m:
+            crash_at(m, step)
+            with pytest.raises(RuntimeError, match="simulated crash"):
+                train_model("vrash", tiny_trackset, RESUMABLE, out, progress=False)
+        assert (out / "last.ckpt").exists() and not (out / "model.ckpt").exists()
+        resumed = train_model("vrash", tiny_trackset, RESUMABLE, out, progress=False)
+        assert_same_run(resumed, reference)
+        assert not (out / "last.ckpt").exists() and not (out / "previous.ckpt").exists()
+    epochs = reference.history.drop_duplicates("step").set_index("step")["epoch"]
+    assert epochs.loc[[1, 4, 5, 8]].tolist() == [0, 0, 1, 1]  # 4 batches an epoch
 
-    def crash_after_step_4(self, trainer, module):
-        original(self, trainer, module)
-        if trainer.global_step == 4:
-            raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(_LastCheckpoint, "on_validation_end", crash_after_step_4)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train_model("lm", tiny_trackset, SMOKE, tmp_path, progress=False)
-    assert (tmp_path / "last.ckpt").exists() and not (tmp_path / "model.ckpt").exists()
-    monkeypatch.setattr(_LastCheckpoint, "on_validation_end", original)
-    res = train_model("lm", tiny_trackset, SMOKE, tmp_path, progress=False)
-    steps = res.history[res.history["split"] == "train"]["step"].tolist()
-    assert steps == sorted(set(steps)) and max(steps) == SMOKE.train.max_steps
-    assert res.history[res.history["split"] == "val"]["step"].tolist() == [4, 8]
+def test_resume_points_are_wrapped_with_their_checksum_and_load_weights_only(
+    tiny_trackset, tmp_path, monkeypatch
+):
+    crash_at(monkeypatch, 4)
+    with pytest.raises(RuntimeError):
+        train_model("lm", tiny_trackset, RESUMABLE, tmp_path, progress=False)
+    reader = AtomicCheckpointIO()
+    last = reader.load_checkpoint(tmp_path / "last.ckpt")
+    previous = reader.load_checkpoint(tmp_path / "previous.ckpt")
+    assert (last["global_step"], previous["global_step"]) == (4, 2)
+    assert last["vrash"]["position"] == [0, 4] and previous["vrash"]["position"] == [0, 2]
+    wrapped = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert wrapped["format"] == "vrash-resume/1" and len(wrapped["sha256"]) == 64
 
 
-def test_stale_resume_checkpoint_is_ignored(tiny_trackset, tmp_path):
-    (tmp_path / "last.ckpt").write_bytes(b"")
-    torch.save({"hyper_parameters": {"fingerprint": "other"}}, tmp_path / "last.ckpt")
-    res = train_model("lm", tiny_trackset, SMOKE, tmp_path, progress=False)
+class _Exploit:
+    """A pickle that runs code when unpickled (what weights_only=True must refuse)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_checkpoints_that_would_execute_code_are_refused(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"format": "vrash-resume/1", "payload": _Exploit()}, buffer)
+    bad_resume = tmp_path / "last.ckpt"
+    bad_resume.write_bytes(buffer.getvalue())
+    with pytest.raises(CorruptCheckpointError, match="last.ckpt"):
+        AtomicCheckpointIO().load_checkpoint(bad_resume)
+    bad_model = tmp_path / "model.ckpt"
+    bad_model.write_bytes(pickle.dumps({"format": "vrash-model/1", "x": _Exploit()}, protocol=2))
+    with pytest.raises(CorruptCheckpointError, match="model.ckpt"):
+        read_checkpoint(bad_model)
+
+
+def test_stale_resume_checkpoint_is_ignored(tiny_trackset, tmp_path, caplog):
+    AtomicCheckpointIO().save_checkpoint(
+        {"hyper_parameters": {"fingerprint": "other"}}, tmp_path / "last.ckpt"
+    )
+    with caplog.at_level(logging.INFO, logger="vrashlib.models.training"):
+        res = train_model("lm", tiny_trackset, SMOKE, tmp_path, progress=False)
     assert res.history["step"].min() == 1
+    assert "belongs to another config or dataset; removed" in caplog.text
+
+
+def test_early_stopping_stops_after_patience_validations_and_keeps_the_best(
+    tiny_trackset, tmp_path
+):
+    # An improvement of 100 bits/event is never reached: the 1st validation sets the
+    # best, the 2nd and 3rd do not improve enough, patience 2 stops at step 6 of 40.
+    cfg = load_config(
+        "smoke",
+        {
+            "train.threads": 1, "train.val_every_steps": 2, "train.max_steps": 40,
+            "train.patience": 2, "train.min_improvement": 100.0,
+        },
+    )  # fmt: skip
+    res = train_model("lm", tiny_trackset, cfg, tmp_path, progress=False)
+    val = res.history[res.history["split"] == "val"]
+    assert val["step"].tolist() == [2, 4, 6] and res.history["step"].max() == 6
+    assert res.stop_reason == "patience" and load_model(res.checkpoint).stop_reason == "patience"
+    assert read_checkpoint(res.checkpoint)["best_val_bits"] == val["bound_total"].min()
+    # patience 0 turns early stopping off: the step cap stops it
+    off = load_config("smoke", {"train.threads": 1, "train.patience": 0})
+    res = train_model("lm", tiny_trackset, off, tmp_path / "off", progress=False)
+    assert res.stop_reason == "max_steps" and res.history["step"].max() == off.train.max_steps
+
+
+def test_run_stopped_by_patience_and_killed_before_saving_resumes_to_the_same_end(
+    tiny_trackset, tmp_path, monkeypatch
+):
+    cfg = load_config(
+        "smoke",
+        {
+            "train.threads": 1, "train.batch_size": 8, "train.val_every_steps": 2,
+            "train.max_steps": 40, "train.patience": 1, "train.min_improvement": 100.0,
+        },
+    )  # fmt: skip
+    reference = train_model("vrash", tiny_trackset, cfg, tmp_path / "ref", progress=False)
+    assert reference.stop_reason == "patience" and reference.history["step"].max() == 4
+    crash_at(monkeypatch, 4)  # the validation that stops it, after its resume point
+    with pytest.raises(RuntimeError):
+        train_model("vrash", tiny_trackset, cfg, tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    resumed = train_model("vrash", tiny_trackset, cfg, tmp_path / "run", progress=False)
+    assert_same_run(resumed, reference)
 
 
 def test_unreadable_checkpoint_names_the_file(tmp_path):

@@ -8,7 +8,9 @@ same way) and calls the library, imported inside the handlers so that
 configuration. Results go to stdout, progress to the ``vrashlib`` logger
 (stderr; ``-v`` / ``-q``), and errors to stderr as ``vrash <command>: message``
 with exit status 2 for a usage mistake (bad value, unknown setting, missing
-input) and 1 for a failure.
+input; refused before any work starts) and 1 for a failure (a notebook that fails,
+a file that cannot be written), 130 when interrupted; never a traceback (``-v``
+shows where it failed).
 
 Where things are: ``--run DIR`` is the run folder (:class:`vrashlib.paths.RunLayout`),
 by default ``build/runs/<profile>``; ``--dataset DIR`` is the prepared dataset, by
@@ -86,6 +88,22 @@ def _add_verbosity(p: argparse.ArgumentParser, default: Any) -> None:
         "-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
         default=default, help="warnings and errors only",
     )  # fmt: skip
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    """--temperature and --max-len: how melodies are sampled (generate, interpolate)."""
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help=_from_config("generate.temperature", "sampling temperature"),
+    )
+    p.add_argument(
+        "--max-len",
+        type=int,
+        default=None,
+        help=_from_config("generate.max_len", "events per melody at most"),
+    )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -204,29 +222,86 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int, default=None, help=_from_config("train.threads", "torch threads")
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train from scratch even when an up-to-date model or matching shipped weights "
+        "exist (as VRASH_RETRAIN=1); the new model goes to the run folder, not to weights/",
+    )
     _add_common(p)
     p.set_defaults(handler=train_command)
 
-    p = command("generate", "sample melodies and write MIDI files")
-    p.add_argument("--model", required=True, help=MODEL_HELP)
-    p.add_argument("--style", required=True, help="a style the model was trained on")
-    p.add_argument("-n", type=int, default=10, help="number of melodies")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the MIDI files")
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=None,
-        help=_from_config("generate.temperature", "sampling temperature"),
+    p = command(
+        "export-weights",
+        "copy the run's trained models into weights/ (the shipped weights `make figures` uses)",
     )
     p.add_argument(
-        "--max-len",
-        type=int,
+        "--model", nargs="*", choices=list(KINDS), default=None, help="kinds (default: all)"
+    )
+    _add_locations(p)
+    p.add_argument(
+        "--to", default=None, metavar="DIR", help="weights folder (default: the repository's)"
+    )
+    _add_common(p)
+    p.set_defaults(handler=export_weights_command)
+
+    p = command("ablation", "train and measure VRASH's remedies for posterior collapse")
+    p.add_argument(
+        "--variants",
+        nargs="*",
         default=None,
-        help=_from_config("generate.max_len", "events per melody at most"),
+        help=_from_config("ablation.variants", "variants to run (vrashlib.ablation.VARIANTS)"),
     )
     _add_locations(p)
     _add_common(p)
+    p.set_defaults(handler=ablation_command)
+
+    p = command("generate", "sample melodies and write MIDI and WAV files")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--style", required=True, help="a style the model was trained on")
+    p.add_argument("-n", type=int, default=10, help="number of melodies")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the MIDI and WAV files")
+    p.add_argument("--no-wav", action="store_true", help="write MIDI files only")
+    _add_sampling(p)
+    _add_locations(p)
+    _add_common(p)
     p.set_defaults(handler=generate_command)
+
+    p = command("interpolate", "melodies on a line in latent space between two: MIDI and WAV")
+    p.add_argument("--model", required=True, help="vae, vrash (from the run folder), a checkpoint")
+    p.add_argument("--style", required=True, help="a style the model was trained on")
+    p.add_argument(
+        "--start", default="1", metavar="SEED|TRACK_ID",
+        help="one end: a seed (that seed's generated melody) or the id of a dataset track",
+    )  # fmt: skip
+    p.add_argument("--end", default="2", metavar="SEED|TRACK_ID", help="the other end")
+    p.add_argument("--steps", type=int, default=7, help="melodies on the line, ends included")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the files")
+    _add_sampling(p)
+    _add_locations(p)
+    _add_common(p)
+    p.set_defaults(handler=interpolate_command)
+
+    p = command("rate", "the rating room: people rate melodies 1-5 in a web browser (Voila)")
+    p.add_argument(
+        "--csv", default=None, metavar="PATH",
+        help="ratings CSV to append to (default: the run folder's filter/my_ratings.csv)",
+    )  # fmt: skip
+    p.add_argument("--port", type=int, default=None, help="port (default: 8866, or a free one)")
+    p.add_argument(
+        "--ip", default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 lets raters on your network in",
+    )  # fmt: skip
+    p.add_argument("--run", default=None, metavar="DIR", help="run folder (default: the profile's)")
+    _add_common(p)
+    p.set_defaults(handler=rate_command)
+
+    p = command("report", "the executed notebooks as a static web site (after reproduce)")
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="site folder (default: build/report/<profile>)"
+    )
+    _add_common(p)
+    p.set_defaults(handler=report_command)
 
     p = command("stream", "pseudo-live filtered stream of melodies on one thread")
     p.add_argument("--model", default=None, help=_from_config("stream.model", MODEL_HELP))
@@ -243,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--filter",
         default=None,
         metavar="PATH|none",
-        help="fitted filter (a filter.pkl), or 'none' for only the repeat and copy checks "
+        help="fitted filter (a filter.json), or 'none' for only the repeat and copy checks "
         "(default: the run folder's filter, fitted by notebook 04, if it exists)",
     )
     p.add_argument(
@@ -352,6 +427,28 @@ def _check_style(model: Any, style: str) -> None:
         )
 
 
+def _need_positive(cfg: Config, settings: dict[str, str]) -> None:
+    """Refuse a setting at or below zero before any work starts (checked on the final
+    configuration, so that an option and ``--set`` are refused alike); ``settings`` maps
+    each setting to the option that sets it. ``None`` (no limit) passes."""
+    for key, option in settings.items():
+        section, _, name = key.partition(".")
+        value = getattr(getattr(cfg, section), name)
+        if value is not None and value <= 0:
+            name = option if option == key else f"{option} (setting {key})"
+            raise CommandError(f"{name} must be more than 0, got {value}")
+
+
+def _out_folder(text: str) -> Path:
+    """``--out DIR``: a folder, created when missing; an existing file is refused."""
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CommandError(
+            f"--out {text} is a file, not a folder; give a folder (created if missing)"
+        )
+    return out
+
+
 # ----------------------------------------------------------------- commands
 def prepare_command(args: argparse.Namespace) -> int:
     """``vrash prepare``: 0 on success (even with failed files), 1 if nothing is usable.
@@ -365,6 +462,12 @@ def prepare_command(args: argparse.Namespace) -> int:
     for d in midi + music:
         if not Path(d).expanduser().is_dir():
             raise CommandError(f"input folder {d} does not exist or is not a folder")
+    if args.max_tunes is not None and args.max_tunes < 1:
+        raise CommandError(
+            f"--max-tunes must be at least 1 (got {args.max_tunes}); leave it out to read every tune"
+        )
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1 (got {args.workers})")
     options = {"data.workers": args.workers, "data.max_tunes_per_collection": args.max_tunes}
     if args.corpus:
         options["data.use_corpus"] = True
@@ -402,6 +505,10 @@ def train_command(args: argparse.Namespace) -> int:
         )
     }  # fmt: skip
     cfg = _config(args, options)
+    _need_positive(
+        cfg, {"train.max_steps": "--max-steps", "train.max_minutes": "--max-minutes",
+              "train.threads": "--threads", "train.num_nodes": "--num-nodes"},
+    )  # fmt: skip
     run, dataset = _locate(args)
     _need_dataset(dataset, args)
 
@@ -409,15 +516,60 @@ def train_command(args: argparse.Namespace) -> int:
     from vrashlib.models.training import train_model
 
     tracks = load_prepared(dataset).tracks
-    result = train_model(args.model, tracks, cfg, run.model_dir(args.model))
+    result = train_model(args.model, tracks, cfg, run.model_dir(args.model), force=args.force)
     history = result.history
     val = history[history["split"] == "val"] if len(history) else history
     best = f"{val['bound_total'].min():.3f} bits/event" if len(val) else "n/a"
-    state = "up to date" if result.cached else f"trained in {result.seconds:.1f} s"
+    state = {"cached": "up to date", "shipped": "from the shipped weights"}.get(
+        result.source, f"trained in {result.seconds:.1f} s (stopped by {result.stop_reason})"
+    )
     print(
         f"{args.model}: {state}, {result.params} parameters, best val {best}; "
         f"checkpoint: {result.checkpoint}"
     )
+    return 0
+
+
+def ablation_command(args: argparse.Namespace) -> int:
+    """``vrash ablation``: every variant trained with ``ablation.steps``, measured, and
+    the table written where the profile's figures go (as notebook 02 does)."""
+    cfg = _config(args, {"ablation.variants": args.variants or None})
+    run, dataset = _locate(args)
+    _need_dataset(dataset, args)
+
+    from vrashlib.ablation import best_variant, run_ablation
+    from vrashlib.data.prepare import load_prepared
+    from vrashlib.files import save_table
+
+    table = run_ablation(load_prepared(dataset).tracks, cfg, run)
+    save_table(table, "table_vrash_ablation", paths.figures_dir(cfg.profile))
+    cols = ["variant", "bound_gap", "kl_bits_per_melody", "active_units", "mi_bits"]
+    cols += ["recon_free_posterior", "recon_free_prior", "acceptance", "meets_target"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"best VRASH variant: {best_variant(table)}")
+    return 0
+
+
+def export_weights_command(args: argparse.Namespace) -> int:
+    """``vrash export-weights``: the run's trained models -> weights/<profile>/seed<N>/<kind>/."""
+    cfg = _config(args)
+    run, dataset = _locate(args)
+    _need_dataset(dataset, args)
+
+    from vrashlib.data.prepare import load_prepared
+    from vrashlib.models.training import export_weights
+
+    kinds = args.model or list(KINDS)
+    missing = [str(run.checkpoint(k)) for k in kinds if not run.checkpoint(k).exists()]
+    if missing:  # before anything is written: all the models asked for, or none
+        raise CommandError(f"no trained model at {', '.join(missing)}; train it (vrash train)")
+    data = load_prepared(dataset)
+    for kind in kinds:
+        dest = export_weights(
+            kind, data.tracks, cfg, run.checkpoint(kind),
+            dataset_hash=data.manifest["content_hash"], root=args.to,
+        )  # fmt: skip
+        print(f"{kind}: {dest}")
     return 0
 
 
@@ -427,21 +579,114 @@ def generate_command(args: argparse.Namespace) -> int:
         args, {"generate.temperature": args.temperature, "generate.max_len": args.max_len}
     )
     gen = cfg.generate
+    out = _out_folder(args.out)
     run, _ = _locate(args)
     model = _load_model(run, args.model)
     _check_style(model, args.style)
 
-    from vrashlib.sampling.audio import write_midi_files
+    from vrashlib.sampling.audio import write_midi_files, write_wav_files
     from vrashlib.sampling.generate import sample
 
     tracks = sample(
         model, args.n, args.style, max_len=gen.max_len, temperature=gen.temperature,
         seed=gen.seed, batch_size=gen.batch_size, threads=gen.threads,
     )  # fmt: skip
-    out = Path(args.out).expanduser()
     write_midi_files(tracks, out)
-    print(f"{len(tracks)} melodies ({model.kind}, {args.style}) written to {out}")
+    if not args.no_wav:
+        write_wav_files(tracks, out)
+    kinds = "MIDI" if args.no_wav else "MIDI and WAV"
+    print(f"{len(tracks)} melodies ({model.kind}, {args.style}) written to {out} ({kinds})")
     return 0
+
+
+def interpolate_command(args: argparse.Namespace) -> int:
+    """``vrash interpolate --model vrash --style bach --start 1 --end 2 --out DIR``."""
+    cfg = _config(
+        args, {"generate.temperature": args.temperature, "generate.max_len": args.max_len}
+    )
+    gen = cfg.generate
+    run, dataset = _locate(args)
+    model = _load_model(run, args.model)
+    _check_style(model, args.style)
+    if not model.net.latent:
+        raise CommandError(f"a {model.kind} model has no latent space to walk in; use vae or vrash")
+    if args.steps < 2:
+        raise CommandError(f"--steps must be at least 2, got {args.steps}")
+    ends = [int(e) if e.isdigit() else e for e in (args.start, args.end)]
+    real = None
+    if any(isinstance(e, str) for e in ends):
+        _need_dataset(dataset, args)
+        from vrashlib.data.prepare import load_prepared
+
+        real = load_prepared(dataset).tracks
+        unknown = [e for e in ends if isinstance(e, str) and e not in set(real.ids)]
+        if unknown:
+            raise CommandError(
+                f"no track {unknown[0]!r} in {dataset} (e.g. {real.ids[0]!r}); give a seed or a track id"
+            )
+
+    from vrashlib.sampling.listen import walk, write_walk
+    from vrashlib.stream.playlist import write_segments_midi, write_segments_wav
+
+    tracks = walk(
+        model, ends[0], ends[1], args.style, steps=args.steps, real=real,
+        temperature=gen.temperature, seed=gen.seed, max_len=gen.max_len,
+    )  # fmt: skip
+    out = Path(args.out).expanduser()
+    write_walk(tracks, out)
+    segments = [(tracks[k], float(tracks.unit_seconds[k])) for k in range(len(tracks))]
+    write_segments_midi(segments, out / "walk.mid")
+    write_segments_wav(segments, out / "walk.wav")
+    print(
+        f"{len(tracks)} melodies ({model.kind}, {args.style}) from {args.start} to {args.end} "
+        f"written to {out}: step_NN.mid/.wav, and all of them in walk.mid/.wav"
+    )
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``vrash report``: build/notebooks/<profile>/*.ipynb -> a static site."""
+    from vrashlib.report import build_report
+
+    try:
+        index = build_report(args.profile, Path(args.out).expanduser() if args.out else None)
+    except FileNotFoundError as err:
+        raise CommandError(str(err), 1) from err
+    print(f"report: {index.resolve()}")
+    return 0
+
+
+def rate_command(args: argparse.Namespace) -> int:
+    """``vrash rate``: serve the rating room until interrupted (Ctrl-C)."""
+    import tempfile
+
+    from vrashlib.viz.rating_room import free_port, rating_pool, serve, write_room_notebook
+
+    cfg = _config(args)
+    run = paths.run_layout(args.profile)
+    if args.run:
+        run = paths.RunLayout(Path(args.run).expanduser())
+    try:
+        sets = rating_pool(run, cfg.filter.n_real_rated, cfg.filter.seed)  # fails early, clearly
+    except FileNotFoundError as err:
+        raise CommandError(str(err), 1) from err
+    csv = Path(args.csv).expanduser().resolve() if args.csv else run.my_ratings
+    port = args.port or free_port()
+    with tempfile.TemporaryDirectory(prefix="vrash-rate-") as tmp:
+        notebook = write_room_notebook(
+            Path(tmp) / "rate.ipynb", profile=args.profile, run_dir=str(run.root.resolve()),
+            csv=str(csv), seed=cfg.seed,
+        )  # fmt: skip
+        n = sum(len(ts) for ts in sets.values())
+        print(f"rating room: http://{args.ip}:{port}/ ({n} melodies, ratings to {csv})")
+        sys.stdout.flush()
+        server = serve(notebook, port=port, ip=args.ip)
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            server.wait(timeout=30)
+            return 0
 
 
 def stream_command(args: argparse.Namespace) -> int:
@@ -460,7 +705,12 @@ def stream_command(args: argparse.Namespace) -> int:
         options["generate.styles"] = [*styles, args.style]
     cfg = _config(args, options)
     sc = cfg.stream
+    _need_positive(
+        cfg, {"stream.music_minutes": "--minutes", "stream.threads": "--threads",
+              "generate.temperature": "--temperature", "stream.batch_size": "stream.batch_size"},
+    )  # fmt: skip
     run, dataset = _locate(args)
+    out = _out_folder(args.out) if args.out else run.stream
     _need_dataset(dataset, args)
     model = _load_model(run, sc.model)
     _check_style(model, sc.style)
@@ -469,7 +719,6 @@ def stream_command(args: argparse.Namespace) -> int:
     from vrashlib.data.prepare import load_prepared
     from vrashlib.stream.live import run_stream, stream_summary
 
-    out = Path(args.out).expanduser() if args.out else run.stream
     training = load_prepared(dataset).tracks.select(split="train")
     played = run_stream(model, filt, out, cfg=cfg, training_tracks=training)
     summary = stream_summary(played, threads=sc.threads).iloc[0]
@@ -501,7 +750,7 @@ def _stream_filter(choice: str | None, run: paths.RunLayout, model: Any, style: 
         return None
     path = run.filter if choice is None else Path(choice).expanduser()
     if not path.is_file():
-        raise CommandError(f"--filter {choice}: no such file; pass a filter.pkl or 'none'")
+        raise CommandError(f"--filter {choice}: no such file; pass a filter.json or 'none'")
 
     from vrashlib.filter.classifiers import Filter, check_filter_for
 
@@ -573,11 +822,24 @@ def main(argv: list[str] | None = None) -> int:
             log.debug("where it failed:", exc_info=True)
             print(f"vrash {args.command}: {_message(err)}", file=sys.stderr)
             return err.code if isinstance(err, CommandError) else 2
+        except OSError as err:  # a file that cannot be written or read: permissions, disk full
+            log.debug("where it failed:", exc_info=True)
+            print(f"vrash {args.command}: {_message(err)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(
+                f"vrash {args.command}: interrupted (training resumes from its last checkpoint; "
+                "`vrash reproduce --start NN` from a notebook)",
+                file=sys.stderr,
+            )
+            return 130
 
 
 def _message(err: Exception) -> str:
     if isinstance(err, KeyError) and err.args:  # str() of a KeyError quotes its message
         return str(err.args[0])
+    if isinstance(err, OSError) and err.filename and err.strerror:  # not "[Errno 13] ..."
+        return f"{err.filename}: {err.strerror}"
     return str(err)
 
 

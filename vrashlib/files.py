@@ -70,21 +70,20 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def savefig(fig, name: str, out_dir: str | os.PathLike, *, dpi: int = 150) -> list[Path]:
+def savefig(fig, name: str, out_dir: str | os.PathLike, *, dpi: int = 150) -> None:
     """Write ``fig`` as ``<name>.png`` and ``<name>.pdf`` into ``out_dir``.
 
-    Fails loudly (raises) if a file could not be written or came out empty.
+    Fails loudly (raises) if a file could not be written or came out empty. Returns
+    nothing, like ``Figure.savefig``, so that a notebook cell ending in this call shows
+    no stray output; the files are ``out_dir / f"{name}.{ext}"`` for ``FIGURE_FORMATS``.
     """
     out_dir = Path(out_dir)
-    written = []
     for ext in FIGURE_FORMATS:
         target = out_dir / f"{name}.{ext}"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight", metadata=_no_dates(ext))
             if tmp.stat().st_size == 0:
                 raise OSError(f"figure {target} came out empty")
-        written.append(target)
-    return written
 
 
 def _no_dates(ext: str) -> dict:
@@ -99,10 +98,13 @@ def save_table(
     *,
     formats: tuple[str, ...] = TABLE_FORMATS,
     float_format: str = "%.4f",
-) -> list[Path]:
-    """Write a table as CSV (always), and Markdown / LaTeX when asked."""
+) -> None:
+    """Write a table as ``<name>.<fmt>`` for each of ``formats`` (CSV, Markdown, LaTeX).
+
+    Returns nothing, like ``DataFrame.to_csv(path)``: a notebook cell ending in this
+    call shows no stray output.
+    """
     out_dir = Path(out_dir)
-    written = []
     for fmt in formats:
         target = out_dir / f"{name}.{fmt}"
         if fmt == "csv":
@@ -114,5 +116,3 @@ def save_table(
         else:
             raise ValueError(f"unknown table format {fmt!r} for {name}")
         atomic_write_text(target, text)
-        written.append(target)
-    return written

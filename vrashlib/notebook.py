@@ -39,6 +39,22 @@ def show_logging(level: int = logging.INFO) -> None:
     log.setLevel(level)
 
 
+def check_overrides(profile: str, overrides: dict[str, Any] | None) -> None:
+    """Refuse ``overrides`` that would write changed results into the committed ``figures/``
+    (the paper profile, not a named run): the notebooks' form of the CLI's guard."""
+    if not overrides or paths.figures_dir(profile) != paths.FIGURES:
+        return
+    keys = ", ".join(sorted(overrides))
+    raise ValueError(
+        f"OVERRIDES ({keys}) change the results of the {profile!r} profile, whose figures and "
+        f"tables are the committed {paths.FIGURES}. Name the run so that they go to "
+        "build/runs/NAME and build/figures/NAME instead: `vrash reproduce --profile "
+        f"{profile} --name NAME --set KEY=VALUE ...` runs every notebook that way, and "
+        "`VRASH_RUN=NAME make lab` (or `VRASH_RUN=NAME jupyter lab`) does it in JupyterLab. "
+        "Or try the change on the small profile: PROFILE = 'smoke'."
+    )
+
+
 def setup(
     profile: str, overrides: dict[str, Any] | None = None, seed: int = 0
 ) -> tuple[Config, paths.RunLayout, Path]:
@@ -51,9 +67,14 @@ def setup(
     profile, ``build/figures/<profile>/`` otherwise). Also sets a headless-safe,
     consistent plotting style (the backend is left as it is), and shows the
     library's INFO messages in the notebook (:func:`show_logging`).
+
+    ``overrides`` on the paper profile need a named run (``VRASH_RUN``), as
+    ``vrash reproduce --set`` needs ``--name``: otherwise they would change the
+    committed ``figures/``; :func:`check_overrides` raises.
     """
     import matplotlib
 
+    check_overrides(profile, overrides)
     show_logging()
 
     matplotlib.rcParams.update(

@@ -26,6 +26,19 @@ PAPER_PROFILE = "paper"
 # Inside one model's folder (``RunLayout.model_dir``; ``train_model`` can write anywhere).
 MODEL_FILE = "model.ckpt"  # the trained model: best validation weights + history
 RESUME_FILE = "last.ckpt"  # the resume point of an interrupted training run
+RESUME_PREVIOUS_FILE = "previous.ckpt"  # the resume point before it (if last.ckpt is damaged)
+HISTORY_FILE = "history.csv"  # the training history (bits/event), Fig. 4's curves
+CORRUPT_SUFFIX = ".corrupt"  # a damaged checkpoint is renamed to <name>.corrupt and kept
+
+# Shipped trained models: WEIGHTS/<profile>/seed<N>/<kind>/ holds these two files
+# (vrashlib.models.weights; ``vrash export-weights`` writes them).
+SHIPPED_WEIGHTS_FILE = "model.safetensors"
+SHIPPED_MANIFEST_FILE = "manifest.json"
+
+
+def shipped_dir(profile: str, seed: int, kind: str, root: Path | None = None) -> Path:
+    """The folder of the shipped model ``kind`` of ``profile`` trained with ``seed``."""
+    return (WEIGHTS if root is None else Path(root)) / profile / f"seed{seed}" / kind
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,17 @@ class RunLayout:
         return self.model_dir(kind) / MODEL_FILE
 
     @property
+    def ablation_dir(self) -> Path:
+        """The VRASH remedy ablation (``vrash ablation``, notebook 02): one model
+        folder per variant (``ablation_dir / name``) and the results so far."""
+        return self.root / "ablation"
+
+    @property
+    def ablation_results(self) -> Path:
+        """One row per finished ablation variant (what a resumed ablation skips)."""
+        return self.ablation_dir / "results.csv"
+
+    @property
     def generated_dir(self) -> Path:
         return self.root / "generated"
 
@@ -71,7 +95,7 @@ class RunLayout:
     @property
     def filter(self) -> Path:
         """The fitted stream filter (notebook 04)."""
-        return self.filter_dir / "filter.pkl"
+        return self.filter_dir / "filter.json"
 
     @property
     def ratings(self) -> Path:
@@ -87,6 +111,11 @@ class RunLayout:
     def mi_dir(self) -> Path:
         """Mutual-information curves in long form (notebook 05)."""
         return self.root / "mi"
+
+    @property
+    def claims_dir(self) -> Path:
+        """Measurements behind the claims ledger, one JSON per notebook (notebooks 04-07)."""
+        return self.root / "claims"
 
     @property
     def stream(self) -> Path:

@@ -7,6 +7,11 @@ profile and seed as papermill parameters. Executed copies stay in
 
 Resuming: ``reproduce(..., start="04")`` runs from notebook 04 on; the earlier
 notebooks' results are read from the run folder.
+
+Order: the notebooks run in reading order, except one that names another in its
+``after`` field: it runs right after that one. Notebook 00 (listening) is read
+first but, without shipped weights, has models only once notebook 02 has trained
+them, so it runs after 02.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ def table(name: str, formats: tuple[str, ...] = TABLE_FORMATS) -> Output:
 class Notebook:
     stem: str  # file name without .py, e.g. "01_data"
     artifact: str  # the paper artifact it rebuilds
-    outputs: tuple[Output, ...]  # what it writes into the profile's figures folder
+    outputs: tuple[Output, ...]  # what it writes into the profile's figures folder (maybe none)
+    after: str = ""  # run it right after this notebook (it needs that one's results)
 
     @property
     def source(self) -> Path:
@@ -60,22 +66,36 @@ class Notebook:
 # folder is registered here; the README's notebook table is rendered from it.
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook(
+        "00_listen",
+        "Listening first: melodies by model, style, temperature and seed; latent walks",
+        (),  # plays and draws; writes no figure or table
+        after="02_training",  # the run's models, where no weights are shipped
+    ),
+    Notebook(
         "01_data",
         "Section 2: ingest funnel, normalisation, distributions",
         (figure("fig_data_overview"), table("table_dataset")),
     ),
     Notebook(
         "02_training",
-        "Fig. 4: cross-entropy of LM, VAE, VRASH vs a random network",
-        (figure("fig4_cross_entropy"), table("table_fig4_cross_entropy")),
+        "Fig. 4: cross-entropy of LM, VAE, VRASH vs a random network; what z carries",
+        (
+            table("table_fig4_cross_entropy"),
+            figure("fig4_cross_entropy"),
+            table("table_latent_diagnostics"),
+            figure("fig_latent_diagnostics"),
+            figure("fig_latent_interpolation"),
+            table("table_vrash_ablation"),
+        ),
     ),
     Notebook(
         "03_listening",
-        "Section 4: generated melodies, repeated notes, distributions",
+        "Section 4: generated melodies, repeated notes, distributions, realism",
         (
             figure("fig_generated_examples"),
             table("table_generated_stats"),
             figure("fig_generated_distributions"),
+            table("table_melody_realism"),
         ),
     ),
     Notebook(
@@ -86,6 +106,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
             figure("fig_filter_features"),
             table("table1_filter", ("csv", "md", "tex")),
             figure("fig_filter_table1"),
+            figure("fig_filter_pr_curves"),
             table("table_filter_heuristics"),
             table("table_filter_acceptance"),
             figure("fig_filter_acceptance"),
@@ -105,6 +126,18 @@ NOTEBOOKS: tuple[Notebook, ...] = (
         "Fig. 5: pseudo-real-time filtered stream",
         (table("table_stream"), figure("fig5_stream")),
     ),
+    Notebook(
+        "07_claims",
+        "Every claim of the paper with its 95 % interval and verdict: the claims ledger",
+        (
+            table("table_repeats"),
+            table("table_models_seeds"),
+            table("table_similarity"),
+            table("table_claims_measurements", ("csv",)),
+            table("table_claims"),
+            figure("fig_claims"),
+        ),
+    ),
 )
 
 
@@ -119,6 +152,7 @@ def notebooks_markdown() -> str:
             f"`{o.name}.{o.formats[0]}" + "".join(f"/.{f}" for f in o.formats[1:]) + "`"
             for o in nb.outputs
         )
+        writes = writes or "nothing: it plays and draws"
         lines.append(f"| `{nb.stem}.py` | {nb.artifact} | {writes} |")
     return "\n".join(lines) + "\n"
 
@@ -126,6 +160,18 @@ def notebooks_markdown() -> str:
 def available_notebooks() -> list[Notebook]:
     """The registered notebooks whose source exists, in reading order."""
     return [nb for nb in NOTEBOOKS if nb.source.exists()]
+
+
+def execution_order(notebooks: list[Notebook]) -> list[Notebook]:
+    """``notebooks`` in the order :func:`reproduce` runs them: reading order, except that
+    a notebook with ``after`` runs right after that notebook when it is among them."""
+    stems = {nb.stem for nb in notebooks}
+    order = [nb for nb in notebooks if nb.after not in stems]
+    for nb in notebooks:
+        if nb.after in stems:
+            anchor = next(k for k, other in enumerate(order) if other.stem == nb.after)
+            order.insert(anchor + 1, nb)
+    return order
 
 
 def expected_outputs(profile: str, notebooks: list[Notebook] | None = None) -> list[Path]:
@@ -190,6 +236,7 @@ def reproduce(
         notebooks = [nb for nb in notebooks if nb.stem in only or nb.stem[:2] in only]
     if not notebooks:
         raise RuntimeError(f"no notebooks selected (start={start!r}, only={only!r})")
+    notebooks = execution_order(notebooks)
     written = []
     t_all = time.perf_counter()
     for i, nb in enumerate(notebooks, 1):

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.special import digamma
 
 from vrashlib.config import MIConfig
-from vrashlib.data.encoding import DUR, DUR_VOCAB, OCT, OCT_VOCAB, PC
+from vrashlib.data.encoding import DUR, DUR_VOCAB, N_PITCH_CLASSES, OCT, OCT_VOCAB, PC
 from vrashlib.data.tracks import TrackSet
 
-TOKENS = ("pitch", "pitch_class", "duration", "event")
+TOKENS = ("pitch", "pitch_class", "duration", "event", "degree", "interval")
+KEY_INVARIANT = ("degree", "interval")  # tokens that do not change when a track is transposed
+MAX_INTERVAL = 12  # the interval token keeps steps up to an octave; larger leaps share a symbol
 ESTIMATORS = ("grassberger", "plugin")
 LN2 = float(np.log(2.0))
 
@@ -36,8 +39,19 @@ def token_codes(tracks: TrackSet, token: str = "pitch") -> np.ndarray:
 
     ``pitch``: pitch class with octave (a rest is one more token);
     ``pitch_class``: pitch class or rest; ``duration``: duration index;
-    ``event``: the whole (pitch class, octave, duration) triple.
+    ``event``: the whole (pitch class, octave, duration) triple. Key-invariant:
+    ``degree``: pitch class relative to the track's estimated tonic
+    (:func:`vrashlib.analysis.keys.relative_degree`), or rest;
+    ``interval``: semitones from the previous note of the track (rests skipped
+    over; leaps beyond an octave up or down are one symbol each), a rest, or
+    the track's first note.
     """
+    if token == "degree":
+        from vrashlib.analysis.keys import relative_degree
+
+        return relative_degree(tracks)
+    if token == "interval":
+        return _interval_codes(tracks)
     ev = tracks.events.astype(np.int64)
     if token == "pitch":
         return ev[:, PC] * OCT_VOCAB + ev[:, OCT]
@@ -48,6 +62,25 @@ def token_codes(tracks: TrackSet, token: str = "pitch") -> np.ndarray:
     if token == "event":
         return (ev[:, PC] * OCT_VOCAB + ev[:, OCT]) * DUR_VOCAB + ev[:, DUR]
     raise ValueError(f"unknown token stream {token!r}; choose one of {TOKENS}")
+
+
+def _interval_codes(tracks: TrackSet) -> np.ndarray:
+    """The ``interval`` token (see :func:`token_codes`): 0..24 for steps of -12..+12
+    semitones, 25 a leap down, 26 a leap up, 27 a rest, 28 a track's first note."""
+    ev = tracks.events.astype(np.int64)
+    seg = np.repeat(np.arange(len(tracks)), np.diff(tracks.offsets))
+    note = ev[:, PC] < N_PITCH_CLASSES
+    pitch = np.where(note, ev[:, PC] + 12 * ev[:, OCT], 0)
+    # the latest note strictly before each event (any track), then kept if in the same track
+    latest = np.maximum.accumulate(np.where(note, np.arange(len(ev)), -1)) if len(ev) else seg
+    prev = np.concatenate([[-1], latest[:-1]]) if len(ev) else seg
+    safe = np.maximum(prev, 0)
+    has_prev = (prev >= 0) & (seg[safe] == seg)
+    step = pitch - pitch[safe]
+    m = MAX_INTERVAL
+    codes = np.where(step < -m, 2 * m + 1, np.where(step > m, 2 * m + 2, step + m))
+    codes = np.where(has_prev, codes, 2 * m + 4)
+    return np.where(note, codes, 2 * m + 3)
 
 
 def log_distances(max_distance: int, n: int) -> np.ndarray:
@@ -116,24 +149,31 @@ def _mi_at(
     estimators: tuple[str, ...],
     table: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """MI (nats) at distance ``d`` for each row of track weights ``(n_rep, n_tracks)``."""
+    """MI (nats) at distance ``d`` for each row of track weights ``(n_rep, n_tracks)``.
+
+    The pair counts of each track are one sparse ``(n_tracks, symbols)`` matrix, so
+    the counts of every weighting (bootstrap replicate) are one matrix product.
+    """
     pos, track = _pairs(offsets, d)
     if len(pos) == 0:
         return {e: np.full(len(weights), np.nan) for e in estimators}
     x, y = codes[pos], codes[pos + d]
     n_codes = int(codes.max()) + 1
     _, xy = np.unique(x * n_codes + y, return_inverse=True)
-    n_xy = int(xy.max()) + 1
-    out: dict[str, list[float]] = {e: [] for e in estimators}
-    for w in weights:
-        pw = w[track]
-        cx = np.bincount(x, weights=pw, minlength=n_codes)
-        cy = np.bincount(y, weights=pw, minlength=n_codes)
-        cxy = np.bincount(xy, weights=pw, minlength=n_xy)
-        for e in estimators:
-            hx, hy, hxy = (entropy_from_counts(c, e, table=table) for c in (cx, cy, cxy))
-            out[e].append(float(hx + hy - hxy))
-    return {e: np.asarray(v) for e, v in out.items()}
+    xy = xy.reshape(-1)
+    w = np.asarray(weights, dtype=np.float64).T  # (n_tracks, n_rep)
+    ones = np.ones(len(pos))
+
+    def counts(sym: np.ndarray, k: int) -> np.ndarray:  # (n_rep, k)
+        per_track = sparse.csr_matrix((ones, (track, sym)), shape=(w.shape[0], k))
+        return np.asarray(per_track.T @ w).T
+
+    cx, cy, cxy = counts(x, n_codes), counts(y, n_codes), counts(xy, int(xy.max()) + 1)
+    out = {}
+    for e in estimators:
+        hx, hy, hxy = (entropy_from_counts(c, e, table=table) for c in (cx, cy, cxy))
+        out[e] = hx + hy - hxy
+    return out
 
 
 def _compact(tracks: TrackSet, token: str) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +207,40 @@ def mutual_information(
             for d in distances
         ]
     )
+
+
+def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(1 + n_boot, n)`` track weights: all ones (the set itself), then ``n_boot`` sets
+    of ``n`` tracks drawn with replacement (multinomial counts)."""
+    if n == 0:
+        return np.ones((1 + n_boot, 0))
+    return np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)])
+
+
+def mi_rows(
+    tracks: TrackSet,
+    distances: np.ndarray | list[int],
+    weights: np.ndarray,
+    *,
+    token: str = "pitch",
+    estimator: str = "grassberger",
+) -> np.ndarray:
+    """``I(d)`` in bits, ``(n_rows, len(distances))``: one row per row of integer track
+    weights ``(n_rows, n_tracks)`` (e.g. :func:`bootstrap_weights`), every distance with
+    at least one pair (no ``min_pairs`` cut: the caller decides which distances count)."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if weights.shape[1] != len(tracks):
+        raise ValueError(f"weights have {weights.shape[1]} columns for {len(tracks)} tracks")
+    out = np.full((len(weights), len(distances)), np.nan)
+    if len(tracks) == 0:
+        return out
+    codes, offsets = _compact(tracks, token)
+    table = _grassberger_table(2 * max(len(codes), 1))  # extended on demand
+    for j, d in enumerate(distances):
+        out[:, j] = _mi_at(codes, offsets, int(d), weights, (estimator,), table)[estimator] / LN2
+    return out
 
 
 def shuffled(tracks: TrackSet, *, seed: int = 0, within: str = "corpus") -> TrackSet:

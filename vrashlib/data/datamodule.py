@@ -80,9 +80,21 @@ class BucketBatchSampler(Sampler):
         self.full = np.asarray(lengths, dtype=np.int64) + 1  # + end marker
         self.batch_size, self.max_len, self.shuffle = batch_size, max_len, shuffle
         self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> BucketBatchSampler:
+        """Itself: Lightning calls ``set_epoch`` on ``loader.batch_sampler.sampler``, never
+        on a batch sampler, so without this every epoch would repeat epoch 0's batches."""
+        return self
+
+    def resume(self, epoch: int, done: int) -> None:
+        """Skip the ``done`` batches already trained on when the next pass is of
+        ``epoch`` (a run resumed mid-epoch); any other next pass is whole."""
+        self._resume = (epoch, done)
 
     def _batches(self) -> list[list[tuple[int, int]]]:
         n, bs = len(self.full), self.batch_size
@@ -106,7 +118,15 @@ class BucketBatchSampler(Sampler):
         return [[(int(i), int(starts[i])) for i in b] for b in batches[self.rank :: self.world]]
 
     def __iter__(self):
-        return iter(self._batches())
+        # A generator: the batches are drawn at the first fetch, not when the loader's
+        # iterator is made (Lightning makes it before it calls set_epoch on a resumed run).
+        batches = self._batches()
+        if self._resume is not None:
+            epoch, done = self._resume
+            self._resume = None
+            if epoch == self.epoch:
+                batches = batches[done:]
+        yield from batches
 
     def __len__(self) -> int:
         n, bs, chunk = len(self.full), self.batch_size, self.batch_size * CHUNK_BATCHES

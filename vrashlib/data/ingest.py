@@ -1,18 +1,22 @@
 """Read every input in parallel and account for it: work units in, outcomes and report out.
 
 :func:`enumerate_inputs` lists the work units (corpus collections, MIDI and
-music folders; a seeded sample per source when asked), :func:`run_units`
-parses and normalises them in worker processes (a bad file becomes an error
-text, never an exception), and :func:`report_row` / :func:`funnel` turn the
-outcomes into the ingest report, whose identities :func:`check_accounting`
-enforces. :mod:`vrashlib.data.prepare` assembles the dataset from them.
+music folders; a seeded sample per source when asked; every entry that looks
+like input but is not read becomes a ``skip``/``error`` unit, see
+:func:`vrashlib.data.sources.scan_folder`), :func:`run_units` parses and
+normalises them in worker processes (:mod:`vrashlib.data.pool`), each input
+under a time limit (a bad or hanging file becomes an error text, never an
+exception), and :func:`report_row` /
+:func:`funnel` turn the outcomes into the ingest report, whose identities
+:func:`check_accounting` enforces. :mod:`vrashlib.data.prepare` assembles the
+dataset from them.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import multiprocessing
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +26,19 @@ import pandas as pd
 from vrashlib import paths
 from vrashlib.config import CORPUS_STYLES, DataConfig
 from vrashlib.data.normalise import FILTERS, normalise_track, skyline
-from vrashlib.data.sources import WorkUnit, corpus_units, midi_units, music_units, parse_unit
+from vrashlib.data.pool import map_units
+from vrashlib.data.sources import (
+    MIDI_SUFFIXES,
+    MUSIC_SUFFIXES,
+    WorkUnit,
+    corpus_units,
+    midi_units,
+    music_units,
+    parse_unit,
+)
 from vrashlib.data.tracks import TrackSet
+
+log = logging.getLogger(__name__)
 
 DROP_COLUMNS = tuple(f"dropped_{f}" for f in FILTERS)
 REPORT_COLUMNS = (
@@ -31,6 +46,11 @@ REPORT_COLUMNS = (
     "tracks_read", "tracks_kept", *DROP_COLUMNS,
 )  # fmt: skip
 COUNT_COLUMNS = ("tunes_read", "failed", "tracks_read", "tracks_kept", *DROP_COLUMNS)
+STATUSES = ("ok", "dropped", "failed", "skipped")
+# General MIDI programs 120..127 (0-based): guitar fret noise, breath noise, seashore,
+# bird tweet, telephone ring, helicopter, applause, gunshot. Sound effects, not melodies.
+SOUND_EFFECT_PROGRAMS = range(120, 128)
+NOT_PARSED = ("skip", "error")  # unit kinds that stand for an entry not read
 
 
 @dataclass(frozen=True)
@@ -44,22 +64,43 @@ class TrackOutcome:
     n_events: int
     pitch_entropy: float
     distinct_durations: int
+    accompaniment: float = 0.0  # share of notes in repeated broken-chord figures
 
 
 # ------------------------------------------------------------------ workers
+def error_text(err: BaseException, path: str = "") -> str:
+    """One line (at most 300 characters) a user can act on, for an input that failed."""
+    if isinstance(err, PermissionError):
+        return f"permission denied: cannot read {path or err.filename}"
+    if isinstance(err, FileNotFoundError):
+        return f"file not found: {path or err.filename}"
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text[:300]
+
+
 def process_unit(unit: WorkUnit, params: dict) -> tuple[str | None, list[TrackOutcome]]:
     """Parse and normalise one unit; ``(error text or None, outcomes)``. Never raises."""
+    if unit.kind in NOT_PARSED:
+        return unit.text or unit.kind, []
     try:
         raws = parse_unit(unit)
     except Exception as err:  # noqa: BLE001 - any bad input is reported, never fatal
-        text = " ".join(f"{type(err).__name__}: {err}".split())
-        return text[:300], []
+        return error_text(err, unit.path), []
+    lo, hi = params["min_qpm"], params["max_qpm"]
+    bad_tempo = [r.qpm for r in raws if not (math.isfinite(r.qpm) and lo <= r.qpm <= hi)]
+    if bad_tempo:
+        return (
+            f"implausible tempo {bad_tempo[0]:g} quarter notes per minute (allowed "
+            f"{lo:g} to {hi:g}: data.min_qpm, data.max_qpm)",
+            [],
+        )
     prefix = f"{unit.name}#{unit.tune}" if unit.tune else unit.name
     outcomes = []
     for raw in raws:
         tid = f"{prefix}#{raw.name}"
-        if raw.is_drum:
-            outcomes.append(TrackOutcome(tid, None, 0.0, "drums", len(raw.pitches), 0.0, 0))
+        if raw.is_drum or raw.program in SOUND_EFFECT_PROGRAMS:
+            reason = "drums" if raw.is_drum else "sound_effect"
+            outcomes.append(TrackOutcome(tid, None, 0.0, reason, len(raw.pitches), 0.0, 0))
             continue
         pitch, length = skyline(
             raw.onsets, raw.lengths, raw.pitches, min_rest=params["min_rest_quarters"]
@@ -73,38 +114,50 @@ def process_unit(unit: WorkUnit, params: dict) -> tuple[str | None, list[TrackOu
             max_distinct_durations=params["max_distinct_durations"],
             min_pitch_entropy=params["min_pitch_entropy"],
             max_rest_ratio=params["max_rest_ratio"],
+            max_accompaniment_share=params["max_accompaniment_share"],
         )
         outcomes.append(
             TrackOutcome(
                 tid, r.events, r.unit_seconds, r.dropped_by, r.n_events,
-                r.pitch_entropy, r.distinct_durations,
+                r.pitch_entropy, r.distinct_durations, r.accompaniment,
             )
         )  # fmt: skip
     return None, outcomes
 
 
-def run_units(units: list[WorkUnit], params: dict, workers: int, progress: bool) -> list:
-    """Results in unit order; worker processes when ``workers > 1``."""
-    from tqdm.auto import tqdm
-
-    fn = functools.partial(process_unit, params=params)
-    bar = dict(total=len(units), desc="parsing", unit="tune", disable=not progress)
-    if workers <= 1 or len(units) < 2:
-        return [fn(u) for u in tqdm(units, **bar)]
-    chunksize = max(1, min(16, len(units) // (workers * 8)))
-    ctx = multiprocessing.get_context("spawn")  # safe beside threads (torch, Jupyter)
-    with ctx.Pool(workers) as pool:
-        return list(tqdm(pool.imap(fn, units, chunksize=chunksize), **bar))
+def run_units(
+    units: list[WorkUnit], params: dict, workers: int, progress: bool, timeout: float
+) -> list:
+    """:func:`process_unit` of every unit, in unit order, in ``workers`` processes,
+    each unit under ``timeout`` seconds (see :func:`vrashlib.data.pool.map_units`);
+    ``skip`` and ``error`` units are answered here, without a worker."""
+    results: list = [None] * len(units)
+    todo = []
+    for i, u in enumerate(units):
+        if u.kind in NOT_PARSED:
+            results[i] = process_unit(u, params)
+        else:
+            todo.append(i)
+    done = map_units(
+        process_unit, [units[i] for i in todo], params,
+        workers=workers, timeout=timeout, progress=progress,
+    )  # fmt: skip
+    for i, r in zip(todo, done, strict=True):
+        results[i] = r
+    return results
 
 
 # --------------------------------------------------------------- enumeration
 def _sample(units: list[WorkUnit], k: int | None, seed: int, source: str) -> list[WorkUnit]:
-    """A seeded subset of ``k`` units kept in their original order."""
-    if k is None or len(units) <= k:
-        return units
+    """A seeded subset of ``k`` parseable units kept in their original order; the
+    entries not read (``skip``/``error`` units) are always kept, after them."""
+    parse = [u for u in units if u.kind not in NOT_PARSED]
+    rest = [u for u in units if u.kind in NOT_PARSED]
+    if k is None or len(parse) <= k:
+        return parse + rest
     rng = np.random.default_rng([seed, int(hashlib.sha256(source.encode()).hexdigest()[:8], 16)])
-    keep = np.sort(rng.choice(len(units), size=k, replace=False))
-    return [units[i] for i in keep]
+    keep = np.sort(rng.choice(len(parse), size=k, replace=False))
+    return [parse[i] for i in keep] + rest
 
 
 def _check_dir(folder: Path, what: str) -> Path:
@@ -116,6 +169,19 @@ def _check_dir(folder: Path, what: str) -> Path:
     return folder.resolve()
 
 
+def _nothing_found(folder: Path, suffixes: tuple[str, ...]) -> str:
+    """Why a folder gave no input: empty, or which other files it holds."""
+    try:
+        others = sorted(p.name for p in folder.rglob("*") if p.is_file())
+    except OSError:
+        others = []
+    kinds = "/".join(suffixes)
+    if not others:
+        return f"{folder} is empty (no {kinds} file)"
+    shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    return f"{folder} holds no {kinds} file ({len(others)} other files: {shown})"
+
+
 def enumerate_inputs(
     cfg: DataConfig,
     *,
@@ -123,9 +189,15 @@ def enumerate_inputs(
     music_dirs=(),
     use_corpus: bool = True,
 ) -> tuple[list[WorkUnit], list[dict]]:
-    """All work units (sampled per source when ``cfg.max_tunes_per_collection``) and the source list."""
+    """All work units (sampled per source when ``cfg.max_tunes_per_collection``) and the
+    source list, each source with ``units_found`` and ``units_sampled`` (parseable units).
+
+    Raises ``ValueError`` when a folder of yours holds no input at all (saying what it
+    holds instead).
+    """
     units: list[WorkUnit] = []
     sources: list[dict] = []
+    k = cfg.max_tunes_per_collection
     if use_corpus:
         corpus = paths.music21_corpus_dir()
         for coll in cfg.collections:
@@ -134,10 +206,17 @@ def enumerate_inputs(
                     f"unknown corpus collection {coll!r}; known: {sorted(CORPUS_STYLES)}"
                 )
             found = corpus_units(corpus, coll, CORPUS_STYLES[coll])
-            units += _sample(found, cfg.max_tunes_per_collection, cfg.seed, coll)
-            sources.append({"kind": "corpus", "collection": coll, "style": CORPUS_STYLES[coll]})
+            picked = _sample(found, k, cfg.seed, coll)
+            units += picked
+            sources.append(
+                {"kind": "corpus", "collection": coll, "style": CORPUS_STYLES[coll],
+                 **_counts(found, picked)}
+            )  # fmt: skip
     names: set[str] = {s.get("collection", "") for s in sources}
-    for kind, dirs, make in (("midi", midi_dirs, midi_units), ("music", music_dirs, music_units)):
+    for kind, dirs, make, suffixes in (
+        ("midi", midi_dirs, midi_units, MIDI_SUFFIXES),
+        ("music", music_dirs, music_units, MUSIC_SUFFIXES),
+    ):
         for folder, style in dirs:
             folder = _check_dir(folder, kind.upper() if kind == "midi" else "music")
             if not style:
@@ -147,9 +226,29 @@ def enumerate_inputs(
                 source += "_"
             names.add(source)
             found = make(folder, source, style)
-            units += _sample(found, cfg.max_tunes_per_collection, cfg.seed, source)
-            sources.append({"kind": kind, "path": str(folder), "source": source, "style": style})
+            if not found:
+                raise ValueError(
+                    f"nothing to read: {kind} folder {_nothing_found(folder, suffixes)}"
+                )
+            picked = _sample(found, k, cfg.seed, source)
+            counts = _counts(found, picked)
+            if counts["units_sampled"] < counts["units_found"]:
+                log.warning(
+                    "%s folder %s: read a seeded sample of %d of its %d files/tunes, "
+                    "skipped %d (data.max_tunes_per_collection=%d)",
+                    kind, folder, counts["units_sampled"], counts["units_found"],
+                    counts["units_found"] - counts["units_sampled"], k,
+                )  # fmt: skip
+            units += picked
+            sources.append(
+                {"kind": kind, "path": str(folder), "source": source, "style": style, **counts}
+            )
     return units, sources
+
+
+def _counts(found: list[WorkUnit], picked: list[WorkUnit]) -> dict[str, int]:
+    n = sum(u.kind not in NOT_PARSED for u in found)
+    return {"units_found": n, "units_sampled": sum(u.kind not in NOT_PARSED for u in picked)}
 
 
 def fingerprint(units: list[WorkUnit]) -> str:
@@ -157,7 +256,9 @@ def fingerprint(units: list[WorkUnit]) -> str:
     h = hashlib.sha256()
     seen: set[str] = set()
     for u in units:
-        h.update(f"{u.name}|{u.tune}|{u.style}\n".encode())
+        h.update(f"{u.name}|{u.tune}|{u.style}|{u.kind}\n".encode())
+        if u.kind in NOT_PARSED:
+            h.update(f"{u.text}\n".encode())
         if u.path not in seen:
             seen.add(u.path)
             try:
@@ -170,8 +271,16 @@ def fingerprint(units: list[WorkUnit]) -> str:
 
 # ---------------------------------------------------------------------- report
 def report_row(units: list[WorkUnit], results: list) -> dict:
+    """The ingest report's row of one file (its units: the file, or its tunes)."""
     u0 = units[0]
     drops = {c: 0 for c in DROP_COLUMNS}
+    if u0.kind in NOT_PARSED:  # an entry not read: a row that says why
+        failed = int(u0.kind == "error")
+        return {
+            "path": u0.path, "source": u0.source, "style": u0.style,
+            "status": "failed" if failed else "skipped", "reason": results[0][0],
+            "tunes_read": failed, "failed": failed, "tracks_read": 0, "tracks_kept": 0, **drops,
+        }  # fmt: skip
     kept = read = 0
     errors = []
     for u, (err, outcomes) in zip(units, results, strict=True):
@@ -207,15 +316,19 @@ def check_accounting(report: pd.DataFrame) -> None:
     bad = report[report["tracks_read"] != report["tracks_kept"] + dropped]
     if len(bad):
         raise ValueError(f"tracks not accounted for in {bad['path'].tolist()[:5]}")
-    if not report["status"].isin(["ok", "dropped", "failed"]).all():
+    if not report["status"].isin(STATUSES).all():
         raise ValueError("unknown status in the ingest report")
     if (report["failed"] > report["tunes_read"]).any():
         raise ValueError("more failed tunes than tunes read")
+    if (report["reason"].eq("") & report["status"].isin(["failed", "skipped"])).any():
+        raise ValueError("a failed or skipped input without a reason")
 
 
 def funnel(report: pd.DataFrame, tracks: TrackSet | None = None) -> pd.DataFrame:
-    """The report summed per style: files, tunes, tracks read/kept, drops, events kept."""
-    g = report.groupby("style", sort=True)
+    """The report summed per style: files read (not skipped), tunes, tracks read/kept,
+    drops, events kept."""
+    read = report[report["status"] != "skipped"]
+    g = read.groupby("style", sort=True)
     out = g[list(COUNT_COLUMNS)].sum()
     out.insert(0, "files", g.size())
     if tracks is not None:

@@ -23,12 +23,17 @@ From raw notes (onsets, lengths in quarter notes, MIDI pitches) to events:
 
 Filters, applied in this order; a track is dropped by the first one it fails
 (the funnel counts each track once): ``drums`` (MIDI drum tracks),
+``sound_effect`` (General MIDI programs 120-127: guitar fret noise ... gunshot),
 ``too_short`` (fewer than ``min_events`` events), ``off_grid`` (more than
 ``max_off_grid_share`` of the events have a ratio no vocabulary entry matches
 within :data:`~vrashlib.data.encoding.DURATION_TOLERANCE`), ``durations`` (more than
 ``max_distinct_durations`` distinct ratios, the paper's eleven), ``range``
-(a note outside octaves 0..8 after the shift) and ``low_entropy`` (pitch
-entropy below ``min_pitch_entropy`` bits).
+(a note outside octaves 0..8 after the shift), ``low_entropy`` (pitch
+entropy below ``min_pitch_entropy`` bits), ``accompaniment`` (off by default:
+more than ``max_accompaniment_share`` of the notes in repeated broken-chord
+figures, :func:`accompaniment_share`) and, across all tracks read,
+``duplicate`` (the same normalised events as a track read before it, see
+:func:`vrashlib.data.ingest.mark_duplicates`).
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ from vrashlib.data.encoding import (
     duration_index,
 )
 
-FILTERS: tuple[str, ...] = ("drums", "too_short", "off_grid", "durations", "range", "low_entropy")
+FILTERS: tuple[str, ...] = (
+    "drums", "sound_effect", "too_short", "off_grid", "durations", "range", "low_entropy",
+    "accompaniment", "duplicate",
+)  # fmt: skip
 _EPS = 1e-9
 
 
@@ -59,6 +67,7 @@ class Normalised:
     n_events: int
     pitch_entropy: float  # bits, pitch with octave, notes only
     distinct_durations: int
+    accompaniment: float = 0.0  # accompaniment_share of the line
 
 
 def skyline(
@@ -136,6 +145,7 @@ def normalise_track(
     max_distinct_durations: int,
     min_pitch_entropy: float,
     max_rest_ratio: float,
+    max_accompaniment_share: float | None = None,
 ) -> Normalised:
     """Events of one monophonic line (``pitch`` -1 = rest, ``length`` in quarters).
 
@@ -145,8 +155,9 @@ def normalise_track(
     n = len(pitch)
     notes = pitch >= 0
     ent = entropy_bits(pitch[notes])
+    acc = accompaniment_share(pitch)
     if n == 0 or not notes.any():
-        return Normalised(None, 0.0, "too_short", n, ent, 0)
+        return Normalised(None, 0.0, "too_short", n, ent, 0, acc)
     median = float(lower_median(length))
     unit_seconds = median * 60.0 / qpm
     ratio = length / median
@@ -155,7 +166,7 @@ def normalise_track(
     distinct = len(np.unique(dur))
 
     def drop(reason: str) -> Normalised:
-        return Normalised(None, unit_seconds, reason, n, ent, distinct)
+        return Normalised(None, unit_seconds, reason, n, ent, distinct, acc)
 
     if n < min_events:
         return drop("too_short")
@@ -169,10 +180,62 @@ def normalise_track(
         return drop("range")
     if ent < min_pitch_entropy:
         return drop("low_entropy")
+    if max_accompaniment_share is not None and acc > max_accompaniment_share + _EPS:
+        return drop("accompaniment")
     events = np.empty((n, 3), np.int16)
     events[:, 0] = REST
     events[:, 1] = OCT_NONE
     events[notes, 0] = shifted % 12
     events[notes, 1] = octave
     events[:, 2] = dur
-    return Normalised(events, unit_seconds, None, n, ent, distinct)
+    return Normalised(events, unit_seconds, None, n, ent, distinct, acc)
+
+
+# Chords whose broken figures make accompaniment: pitch-class sets of the triads and
+# seventh chords on every root (major, minor, diminished, augmented; dominant, minor,
+# major and half-diminished sevenths).
+_CHORD_SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 8),
+                 (0, 4, 7, 10), (0, 3, 7, 10), (0, 4, 7, 11), (0, 3, 6, 10))  # fmt: skip
+_CHORD_MASKS = np.array(
+    [sum(1 << ((root + i) % 12) for i in shape) for shape in _CHORD_SHAPES for root in range(12)]
+)
+# _IN_CHORD[mask]: the pitch classes of ``mask`` (at least three) lie in one chord.
+_IN_CHORD = np.array(
+    [bin(m).count("1") >= 3 and bool(((m & ~_CHORD_MASKS) == 0).any()) for m in range(4096)]
+)
+
+
+def accompaniment_share(pitch: np.ndarray, *, blocks: tuple[int, ...] = (3, 4)) -> float:
+    """Share of a line's notes that lie in repeated broken-chord figures (0..1).
+
+    ``pitch`` is one event per entry, MIDI pitch or ``-1`` for a rest. A figure is
+    two adjacent blocks of ``b`` notes (``b`` in ``blocks``, no rest inside) with
+    the same contour (the order of their pitches, ties included), each block's
+    pitch classes, at least three, within one triad or seventh chord: an Alberti
+    bass (C G E G | D G F G), a broken chord (C E G | B D G), an arpeggio. The
+    chord may change from block to block, the shape of the figure does not. A
+    melody outlines chords too, but rarely twice in a row with the same shape.
+    """
+    pitch = np.asarray(pitch, np.int64)
+    n = len(pitch)
+    notes = pitch >= 0
+    if not notes.any():
+        return 0.0
+    covered = np.zeros(n + 1, np.int64)  # difference array of covered spans
+    for b in blocks:
+        if n < 2 * b:
+            continue
+        win = np.lib.stride_tricks.sliding_window_view(pitch, b)  # (n - b + 1, b)
+        mask = np.zeros(len(win), np.int64)
+        for j in range(b):
+            mask |= 1 << (win[:, j] % 12)
+        chordal = _IN_CHORD[mask] & (win >= 0).all(axis=1)
+        shape = np.zeros(len(win), np.int64)  # the signs of every pair, base 3
+        for j in range(b):
+            for k in range(j + 1, b):
+                shape = shape * 3 + np.sign(win[:, k] - win[:, j]) + 1
+        start = np.flatnonzero(chordal[:-b] & chordal[b:] & (shape[:-b] == shape[b:]))
+        np.add.at(covered, start, 1)
+        np.add.at(covered, start + 2 * b, -1)
+    inside = np.cumsum(covered[:n]) > 0
+    return float((inside & notes).sum() / notes.sum())

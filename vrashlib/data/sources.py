@@ -8,8 +8,17 @@ Inputs:
   other file is one unit; each part (voice) of a piece is a track;
 - any folder of MIDI files (:func:`midi_units`), parsed with symusic (about 1000x
   faster than music21): every MIDI track with notes is a track, drum tracks
-  (``is_drum``, channel 10) are kept only to be counted and dropped;
+  (``is_drum``, channel 10) and sound-effect programs are kept only to be counted
+  and dropped;
 - any folder of ABC / MusicXML / kern files (:func:`music_units`), through music21.
+
+Every entry under a folder that looks like input gets a unit, so that it has a row
+in the ingest report (:func:`scan_folder`): symlinked folders are followed once
+(a loop, or a second way into a folder already read, is a ``skip`` unit naming
+it), and a dangling symlink, an unreadable folder, or something named like a
+music file that is not a file is an ``error`` unit with the reason. The other
+formats of a piece read in its preferred one (:data:`MUSIC_SUFFIXES`), and the
+Essen ``test*`` fixtures, are ``skip`` units too.
 
 A unit parses (:func:`parse_unit`) into :class:`RawTrack` objects: possibly
 polyphonic notes with onsets and lengths in quarter notes, and the tempo.
@@ -29,6 +38,8 @@ and are skipped.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -63,9 +74,10 @@ class WorkUnit:
     name: str
     source: str
     style: str
-    kind: str  # "midi" | "music21" | "abc"
+    kind: str  # "midi" | "music21" | "abc"; "skip" / "error": not parsed, see text
     tune: str | None = None
-    text: str | None = None  # the tune's ABC text (header + tune) for kind "abc"
+    # The tune's ABC text (header + tune) for kind "abc"; the reason for "skip"/"error".
+    text: str | None = None
 
     @property
     def label(self) -> str:
@@ -83,6 +95,7 @@ class RawTrack:
     pitches: np.ndarray  # int MIDI pitch
     qpm: float  # quarter notes per minute
     is_drum: bool = False
+    program: int | None = None  # General MIDI program 0..127 of a MIDI track
 
 
 # ------------------------------------------------------------------ enumeration
@@ -113,7 +126,20 @@ def split_abc(text: str) -> list[tuple[str, str]]:
     return tunes
 
 
-def _dedupe_by_stem(files: list[Path]) -> list[Path]:
+@dataclass(frozen=True)
+class Entry:
+    """An entry under an input folder that is not read as input, and why.
+
+    ``status`` is ``"skip"`` when nothing is lost (its content is read another way)
+    and ``"error"`` when the user would expect it to be read.
+    """
+
+    path: Path
+    status: str  # "skip" | "error"
+    reason: str
+
+
+def _pick_formats(files: list[Path]) -> tuple[list[Path], list[Entry]]:
     """One file per piece: where a stem exists in several formats keep the preferred one."""
     best: dict[Path, Path] = {}
     for f in files:
@@ -121,17 +147,106 @@ def _dedupe_by_stem(files: list[Path]) -> list[Path]:
         rank = MUSIC_SUFFIXES.index(f.suffix.lower())
         if key not in best or rank < MUSIC_SUFFIXES.index(best[key].suffix.lower()):
             best[key] = f
-    return sorted(best.values())
+    kept = set(best.values())
+    others = [
+        Entry(f, "skip", f"another format of {best[f.with_suffix('')].name}, which is read")
+        for f in files
+        if f not in kept
+    ]
+    return sorted(kept), others
 
 
-def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+_FOLDER_NAMED_LIKE_INPUT = "a folder named like an input file; its files are read"
+_NOT_A_FILE = "not a regular file (a device, pipe or socket)"
+
+
+def scan_folder(folder: Path, suffixes: tuple[str, ...]) -> tuple[list[Path], list[Entry]]:
+    """Files under ``folder`` (recursively) whose suffix is one of ``suffixes``, sorted,
+    and the entries that look like input but are not read, with the reason.
+
+    Symlinked folders are followed, each real folder once: a symlink back into the
+    folder being read is a loop, a second way into a folder already read says which
+    path was read. A dangling or looping symlink, a folder that cannot be listed,
+    and a non-file named like an input (a folder ``x.mid``, whose content is still
+    read) become entries, so that the ingest report can give each a row.
+    """
+    files: list[Path] = []
+    entries: list[Entry] = []
+    read_dirs: dict[tuple[int, int], Path] = {}
+    read_files: dict[tuple[int, int], Path] = {}
+
+    def looks_like_input(path: Path) -> bool:
+        return path.suffix.lower() in suffixes
+
+    def walk(path: Path, ancestors: frozenset[tuple[int, int]]) -> None:
+        st = path.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in ancestors:
+            entries.append(Entry(path, "skip", f"symlink loop: {path} leads back into a parent"))
+            return
+        if key in read_dirs:
+            entries.append(Entry(path, "skip", f"same folder as {read_dirs[key]}, read there"))
+            return
+        read_dirs[key] = path
+        try:
+            with os.scandir(path) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except PermissionError:
+            entries.append(Entry(path, "error", "permission denied: cannot list this folder"))
+            return
+        except OSError as err:
+            entries.append(Entry(path, "error", f"cannot list this folder: {err.strerror}"))
+            return
+        inside = ancestors | {key}
+        for child in children:
+            p = Path(child.path)
+            try:
+                cst = p.stat()  # follows symlinks
+            except OSError as err:
+                if not child.is_symlink():
+                    entries.append(Entry(p, "error", f"cannot read: {err.strerror}"))
+                    continue
+                target = os.readlink(p)
+                if err.errno == errno.ELOOP:
+                    entries.append(Entry(p, "error", f"symlink loop: {p} -> {target}"))
+                else:
+                    entries.append(Entry(p, "error", f"dangling symlink: {p} -> {target}"))
+                continue
+            if child.is_dir():  # a folder, or a symlink to one: follow it
+                if looks_like_input(p):
+                    entries.append(Entry(p, "skip", _FOLDER_NAMED_LIKE_INPUT))
+                walk(p, inside)
+            elif looks_like_input(p):
+                fkey = (cst.st_dev, cst.st_ino)
+                if not child.is_file():
+                    entries.append(Entry(p, "error", _NOT_A_FILE))
+                elif fkey in read_files:
+                    entries.append(Entry(p, "skip", f"same file as {read_files[fkey]}, read there"))
+                else:
+                    read_files[fkey] = p
+                    files.append(p)
+
+    walk(Path(folder), frozenset())
+    return sorted(files), sorted(entries, key=lambda e: str(e.path))
+
+
+def _entry_units(folder: Path, entries: list[Entry], source: str, style: str) -> list[WorkUnit]:
+    return [
+        WorkUnit(
+            str(e.path), _name(folder, e.path, source), source, style, e.status, None, e.reason
+        )
+        for e in entries
+    ]
+
+
+def _name(folder: Path, path: Path, source: str) -> str:
+    return f"{source}/{path.relative_to(folder).as_posix()}"
 
 
 def _file_units(folder: Path, files: list[Path], source: str, style: str, kind: str):
     units = []
     for f in files:
-        name = f"{source}/{f.relative_to(folder).as_posix()}"
+        name = _name(folder, f, source)
         if kind != "midi" and f.suffix.lower() == ".abc":
             units.extend(_abc_units(f, name, source, style))
         else:
@@ -142,8 +257,8 @@ def _file_units(folder: Path, files: list[Path], source: str, style: str, kind: 
 def _abc_units(path: Path, name: str, source: str, style: str) -> list[WorkUnit]:
     """One unit per tune; an unreadable file becomes one unit that fails when parsed."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bytes(path).decode("utf-8", errors="replace")
+    except OSError:  # reported when parsed, by the same call
         return [WorkUnit(str(path), name, source, style, "music21")]
     tunes = split_abc(text)
     if not tunes:  # empty file: one unit, which the parser reports
@@ -151,47 +266,79 @@ def _abc_units(path: Path, name: str, source: str, style: str) -> list[WorkUnit]
     return [WorkUnit(str(path), name, source, style, "abc", ref, t) for ref, t in tunes]
 
 
-def corpus_files(corpus_dir: Path, collection: str) -> list[Path]:
-    """The music files of one corpus collection (deduplicated, Essen tests skipped)."""
+def _corpus_scan(corpus_dir: Path, collection: str) -> tuple[list[Path], list[Entry]]:
     folder = corpus_dir / collection
     if not folder.is_dir():
         raise FileNotFoundError(f"music21 corpus collection {collection!r} not found at {folder}")
-    files = _dedupe_by_stem(_files(folder, MUSIC_SUFFIXES))
+    found, entries = scan_folder(folder, MUSIC_SUFFIXES)
+    files, others = _pick_formats(found)
+    entries += others
     if collection == "essenFolksong":
+        fixture = "music21's parser test file (tunes duplicated from the other files)"
+        entries += [
+            Entry(f, "skip", fixture) for f in files if f.name.startswith(ESSEN_SKIP_PREFIX)
+        ]
         files = [f for f in files if not f.name.startswith(ESSEN_SKIP_PREFIX)]
-    return files
+    return files, sorted(entries, key=lambda e: str(e.path))
+
+
+def corpus_files(corpus_dir: Path, collection: str) -> list[Path]:
+    """The music files of one corpus collection (deduplicated, Essen tests skipped)."""
+    return _corpus_scan(corpus_dir, collection)[0]
 
 
 def corpus_units(corpus_dir: Path, collection: str, style: str) -> list[WorkUnit]:
-    """Work units of one corpus collection, in a fixed order (sorted path, tune order)."""
+    """Work units of one corpus collection, in a fixed order (sorted path, tune order),
+    then a ``skip``/``error`` unit per entry not read (see :func:`scan_folder`)."""
+    folder = corpus_dir / collection
+    files, entries = _corpus_scan(corpus_dir, collection)
     units = []
-    for f in corpus_files(corpus_dir, collection):
+    for f in files:
         s = essen_style(f.name) if collection == "essenFolksong" else style
-        units.extend(_file_units(corpus_dir / collection, [f], collection, s, "music21"))
+        units.extend(_file_units(folder, [f], collection, s, "music21"))
+    for e in entries:
+        s = essen_style(e.path.name) if collection == "essenFolksong" else style
+        units.extend(_entry_units(folder, [e], collection, s))
     return units
 
 
 def midi_files(folder: Path) -> list[Path]:
-    return _files(folder, MIDI_SUFFIXES)
+    return scan_folder(folder, MIDI_SUFFIXES)[0]
 
 
 def music_files(folder: Path) -> list[Path]:
-    return _dedupe_by_stem(_files(folder, MUSIC_SUFFIXES))
+    return _pick_formats(scan_folder(folder, MUSIC_SUFFIXES)[0])[0]
 
 
 def midi_units(folder: Path, source: str, style: str) -> list[WorkUnit]:
-    """One unit per MIDI file under ``folder`` (recursively)."""
-    return _file_units(folder, midi_files(folder), source, style, "midi")
+    """One unit per MIDI file under ``folder`` (recursively), then one per entry not read."""
+    files, entries = scan_folder(folder, MIDI_SUFFIXES)
+    units = _file_units(folder, files, source, style, "midi")
+    return units + _entry_units(folder, entries, source, style)
 
 
 def music_units(folder: Path, source: str, style: str) -> list[WorkUnit]:
-    """Units for every ABC (per tune) / MusicXML / kern file under ``folder``."""
-    return _file_units(folder, music_files(folder), source, style, "music21")
+    """Units for every ABC (per tune) / MusicXML / kern file under ``folder``, then one
+    per entry not read (other formats of a piece included)."""
+    found, entries = scan_folder(folder, MUSIC_SUFFIXES)
+    files, others = _pick_formats(found)
+    units = _file_units(folder, files, source, style, "music21")
+    entries = sorted(entries + others, key=lambda e: str(e.path))
+    return units + _entry_units(folder, entries, source, style)
 
 
 # ---------------------------------------------------------------------- parsing
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an input file: the one place inputs are opened, so that an
+    unreadable file fails with ``PermissionError`` (reported as "permission denied")
+    whatever the parser would have said."""
+    return Path(path).read_bytes()
+
+
 def parse_unit(unit: WorkUnit) -> list[RawTrack]:
     """Parse one unit into raw tracks; raises on any unreadable input."""
+    if unit.kind in ("skip", "error"):
+        raise ValueError(f"not parsed ({unit.kind}): {unit.text}")
     if unit.kind == "midi":
         return parse_midi(Path(unit.path))
     with warnings.catch_warnings():
@@ -204,7 +351,7 @@ def parse_unit(unit: WorkUnit) -> list[RawTrack]:
             score = converter.parseData(unit.text, format="abc")
         else:
             path = Path(unit.path)
-            if path.stat().st_size == 0:
+            if not read_bytes(path):
                 raise ValueError("empty file (0 bytes)")
             score = converter.parse(path, forceSource=True)
         return score_tracks(score)
@@ -271,9 +418,10 @@ def parse_midi(path: Path) -> list[RawTrack]:
     """Raw tracks of a MIDI file with symusic (exact tick times over ticks per quarter)."""
     import symusic
 
-    if path.stat().st_size == 0:
+    data = read_bytes(path)
+    if not data:
         raise ValueError("empty file (0 bytes)")
-    score = symusic.Score(str(path), ttype="tick")
+    score = symusic.Score.from_midi(data, ttype="tick")
     tpq = float(score.ticks_per_quarter)
     if tpq <= 0:
         raise ValueError(f"invalid ticks per quarter note {tpq}")
@@ -291,6 +439,7 @@ def parse_midi(path: Path) -> list[RawTrack]:
                 pitches=a["pitch"].astype(np.int64),
                 qpm=qpm,
                 is_drum=bool(track.is_drum),
+                program=int(track.program),
             )
         )
     return tracks

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,14 +217,12 @@ class TrackSet:
                     latent=z["latent"] if "latent" in z.files else None,
                     meta=json.loads(str(z["meta"])) if "meta" in z.files else {},
                 )
-        except (KeyError, ValueError, OSError) as err:
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise ValueError(f"{path} is not a valid track set: {err}") from err
 
 
 def _strip_zip_dates(data: bytes) -> bytes:
     """Rewrite a zip archive with fixed timestamps so equal content gives equal bytes."""
-    import zipfile
-
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:

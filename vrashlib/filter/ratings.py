@@ -19,7 +19,6 @@ panel (:mod:`vrashlib.filter.autorater`, rater ``"auto-panel"``), which is NOT h
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +33,7 @@ COLUMNS = ("track_id", "rater", "rating")
 MIN_RATING, MAX_RATING = 1, 5
 GOOD_THRESHOLD = 3.5
 AUTO_RATER = "auto-panel"
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for the ratings lock before it gives up
 
 
 def validate_ratings(
@@ -94,11 +94,33 @@ def load_ratings(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no ratings file at {path}")
+    _check_field_counts(path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable ratings CSV: {err}") from err
     return validate_ratings(df, known_ids=known_ids, source=str(path))
+
+
+def _check_field_counts(path: Path) -> None:
+    """Every row has as many fields as the header: else name the line and its fields
+    (pandas would shift the columns, or take the first one as an index)."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if header is None:
+                return  # pandas reports the empty file
+            for n, row in enumerate(rows, start=2):
+                if row and len(row) != len(header):
+                    raise ValueError(
+                        f"{path}: line {n}: {len(row)} fields {row}, but the header "
+                        f"{header} has {len(header)}"
+                    )
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path}: not a readable ratings CSV: {err}") from err
 
 
 def save_ratings(df: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -119,24 +141,42 @@ def ratings_frame(track_ids: Iterable[str], ratings: Iterable[int], rater: str) 
 def append_rating(path: str | os.PathLike, track_id: str, rater: str, rating: int) -> pd.DataFrame:
     """Add (or replace) one rater's rating of one track in a CSV, safely.
 
-    An exclusive lock on a side file serialises concurrent writers (two open
+    An exclusive lock on a side file (``<csv>.lock``, :mod:`filelock`: on every OS)
+    serialises concurrent writers (several raters in the rating room, two open
     notebooks), and the new table replaces the old atomically, so a crash never
-    leaves a half-written CSV. A rater who rates the same track again changes
-    her mind: the earlier row is replaced. Returns the new table.
+    leaves a half-written CSV and no row is lost or written twice. A rater who rates
+    the same track again changes her mind: the earlier row is replaced. Returns the
+    new table.
     """
+    from filelock import FileLock
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = ratings_frame([track_id], [rating], rater)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            old = load_ratings(path) if path.exists() else new.iloc[:0]
-            same = (old["track_id"] == new["track_id"].iloc[0]) & (old["rater"] == rater)
-            table = pd.concat([old[~same], new], ignore_index=True)
-            save_ratings(table, path)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with FileLock(lock_path(path), timeout=LOCK_TIMEOUT):
+        old = load_ratings(path) if path.exists() else new.iloc[:0]
+        same = (old["track_id"] == new["track_id"].iloc[0]) & (old["rater"] == rater)
+        table = pd.concat([old[~same], new], ignore_index=True)
+        save_ratings(table, path)
     return table
+
+
+def human_ratings_path(setting: str) -> Path | None:
+    """The CSV of the setting ``filter.ratings_csv``: ``None`` when empty (the automatic
+    panel), else the path, ``~`` expanded and a relative path read from the repository
+    root (so that it means the same to ``vrash`` and to a notebook kernel)."""
+    from vrashlib import paths
+
+    if not setting:
+        return None
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else paths.ROOT / path
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The side file whose lock guards a ratings CSV (:func:`append_rating`)."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
 
 
 def mean_ratings(df: pd.DataFrame) -> pd.Series:
@@ -173,6 +213,15 @@ def rating_table(sets: dict[str, TrackSet], ratings: pd.DataFrame) -> pd.DataFra
     ratings = validate_ratings(ratings, known_ids=ids)
     grouped = ratings.groupby("track_id")["rating"]
     means, n_raters = grouped.mean(), grouped.size()
+    unrated = [name for name, ts in sets.items() if not pd.Index(ts.ids).isin(means.index).any()]
+    if unrated:
+        n_rated = int(pd.Index(ids).isin(means.index).sum())
+        raise ValueError(
+            f"the ratings cover {n_rated} of the {len(ids)} tracks to rate, none of "
+            f"{', '.join(repr(u) for u in unrated)} ("
+            + ", ".join(f"{len(sets[u])} tracks" for u in unrated)
+            + f"); every source needs some ratings: {list(sets)}"
+        )
     frames = []
     for source, ts in sets.items():
         rated = pd.Index(ts.ids).isin(means.index)

@@ -1,27 +1,91 @@
 """The LightningModule around :class:`~vrashlib.models.network.MelodyNet`, and checkpoints.
 
 The network is passed in (lightning-hydra-template style); one shared
-``model_step`` serves training and validation. Besides Lightning's own resume
-checkpoints (``last.ckpt``), a trained model is stored as a small, plain
-``model.ckpt`` (state dict + hyper-parameters + history, only tensors and
-builtins) that :func:`load_model` reads with ``torch.load(weights_only=True)``.
+``model_step`` serves training and validation.
+
+Training is a pure function of the seed, whatever interrupts it. The random
+numbers of a training step (dropout masks, the posterior noise of z, history
+dropout) come from generators seeded by ``(seed, step, rank)``, and every
+validation draws the same ones (``(seed, "val")``), so a run resumed at step s
+draws exactly what the uninterrupted run drew; with the batch sampler's position
+(:meth:`MelodyModule.on_save_checkpoint`) and the optimiser state in the resume
+checkpoint, it ends with bit-identical weights and history.
+
+Early stopping: after ``train.patience`` validations in a row without an
+improvement of the validation bound by at least ``train.min_improvement``
+bits/event, training stops (``stop_reason`` says why it stopped); the weights
+with the best validation bound are kept.
+
+Two kinds of checkpoint, both loaded with ``torch.load(weights_only=True)``
+(nothing in them can execute code) and both checked for damage:
+
+- resume points (``last.ckpt``): Lightning's checkpoint dict, serialised and
+  wrapped with its SHA-256 (:class:`AtomicCheckpointIO`); a truncated or altered
+  file raises :class:`CorruptCheckpointError`, which names it;
+- the trained model (``model.ckpt``): state dict + hyper-parameters + history,
+  only tensors and builtins, with the SHA-256 of the weights (:func:`save_model`,
+  :func:`read_checkpoint`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
+import os
+import random
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from vrashlib import paths
 from vrashlib.config import ModelConfig
 from vrashlib.files import atomic_path
 from vrashlib.models.network import HEADS, MelodyNet, bits, build_net, kl_weight, loss_terms
 
 CKPT_FORMAT = "vrash-model/1"
+RESUME_FORMAT = "vrash-resume/1"  # a Lightning checkpoint, serialised, with its SHA-256
+
+# Why training stopped (``MelodyModule.stop_reason``, the model's ``stop_reason``).
+STOP_PATIENCE = "patience"  # train.patience validations without improvement (converged)
+STOP_MAX_STEPS = "max_steps"  # the step cap
+STOP_MAX_MINUTES = "max_minutes"  # the wall-clock safety cap (machine-dependent result)
+STOP_MAX_EPOCHS = "max_epochs"
+
+logger = logging.getLogger(__name__)
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be read back as written (truncated, empty, altered)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason})")
+        self.path = Path(path)
+
+
+def set_aside(path: str | Path) -> Path:
+    """Rename a damaged file to ``<name>.corrupt`` (kept for inspection); the new name."""
+    path = Path(path)
+    aside = path.with_name(path.name + paths.CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    return aside
+
+
+def reseed(seed: int, *stream: int) -> None:
+    """Seed torch, numpy and Python's global generators from ``(seed, *stream)``."""
+    state = np.random.SeedSequence([seed, *stream]).generate_state(2, np.uint32)
+    value = (int(state[0]) << 31) ^ int(state[1])  # 63 bits: fits torch.manual_seed
+    torch.manual_seed(value)
+    np.random.seed(int(state[0]))
+    random.seed(value)
+
+
+TRAIN_STREAM, VAL_STREAM = 0, 1  # the two families of random streams of :func:`reseed`
 
 
 class MelodyModule(pl.LightningModule):
@@ -56,21 +120,33 @@ class MelodyModule(pl.LightningModule):
         )
         self.kind, self.styles, self.unit_seconds = kind, list(styles), dict(unit_seconds)
         self.history: list[dict[str, float]] = []  # step, epoch, split, bits/event terms
-        self.train_seconds = 0.0
+        self.train_seconds = 0.0  # in training steps (wall-clock, summed over resumed runs)
+        self.val_seconds = 0.0  # in validations
         self._val_sums: dict[str, float] = {}
         self._train_sums: dict[str, float] = {}
-        self._tick = 0.0
+        self._tick = self._val_tick = 0.0
         self.best_bound = float("inf")  # best validation bits/event (bound) so far
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.stall = 0  # validations since the bound last improved by train.min_improvement
+        self.stop_reason = ""  # set by early stopping (STOP_PATIENCE) or by train_model
+        # (epoch, batches of it done) of the batch sampler once the current step is
+        # done: where a resumed run continues (kept up to date by train_model's callback)
+        self.position: tuple[int, int] = (0, 0)
 
     # ---------------------------------------------------------------- steps
     def model_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        cfg = self.hparams.model_cfg
+        cfg = self.net.cfg  # the kind's own settings (ModelConfig.for_kind)
         out = self.net(batch["events"], batch["lengths"], batch["style"])
-        terms = loss_terms(out, batch["events"], batch["lengths"], free_bits=cfg["free_bits"])
-        beta = kl_weight(self.global_step, cfg["kl_warmup_steps"]) if self.net.latent else 0.0
-        loss = (terms["ce"] + beta * terms["kl_penalty"]) / terms["n_events"]
-        return loss, terms
+        terms = loss_terms(out, batch["events"], batch["lengths"], free_bits=cfg.free_bits)
+        beta = (
+            kl_weight(self.global_step, cfg.kl_warmup_steps, cfg.kl_cycles)
+            if self.net.latent
+            else 0.0
+        )
+        loss = terms["ce"] + beta * terms["kl_penalty"]
+        if "bow" in terms:  # the bag-of-notes loss: an auxiliary term, not part of the bound
+            loss = loss + cfg.bow_weight * terms["bow"]
+        return loss / terms["n_events"], terms
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, terms = self.model_step(batch)
@@ -80,7 +156,12 @@ class MelodyModule(pl.LightningModule):
         )
         return loss
 
+    def on_train_start(self) -> None:
+        if self.stop_reason == STOP_PATIENCE:  # resumed from the validation that stopped it
+            self.trainer.should_stop = True
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        reseed(self.hparams.train_cfg["seed"], TRAIN_STREAM, self.global_step, self.global_rank)
         self._tick = time.perf_counter()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -94,20 +175,37 @@ class MelodyModule(pl.LightningModule):
         _, terms = self.model_step(batch)
         _accumulate(self._val_sums, terms)
 
+    def on_validation_start(self) -> None:
+        reseed(self.hparams.train_cfg["seed"], VAL_STREAM)  # the same z noise every time
+        self._val_tick = time.perf_counter()
+
     def on_validation_epoch_end(self) -> None:
+        self.val_seconds += time.perf_counter() - self._val_tick
         if not self._val_sums:
             return
         row = self._record("val", self._val_sums)
         self._val_sums = {}
         self.log("val/ce_bits", row["ce_total"], prog_bar=True)
-        if row["bound_total"] < self.best_bound:  # keep the best weights (early stopping)
-            self.best_bound = row["bound_total"]
+        t = self.hparams.train_cfg
+        bound = row["bound_total"]
+        self.stall = 0 if bound < self.best_bound - t["min_improvement"] else self.stall + 1
+        if bound < self.best_bound:  # keep the best weights
+            self.best_bound = bound
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        if t["patience"] and self.stall >= t["patience"]:
+            self.stop_reason = STOP_PATIENCE
+            self.trainer.should_stop = True
+            logger.info(
+                "%s: validation bound not better by %g bits/event in %d validations: "
+                "stopping at step %d (best %.4f bits/event)",
+                self.kind, t["min_improvement"], self.stall, self.global_step, self.best_bound,
+            )  # fmt: skip
 
     def _record(self, split: str, sums: dict[str, float]) -> dict[str, float]:
-        row = {"step": self.global_step, "epoch": self.current_epoch, "split": split}
+        row = {"step": self.global_step, "epoch": self.position[0], "split": split}
         row.update(summarize(sums))
         row["seconds"] = self.train_seconds
+        row["val_seconds"] = self.val_seconds  # wall-clock of the run = the two together
         self.history.append(row)
         return row
 
@@ -116,15 +214,31 @@ class MelodyModule(pl.LightningModule):
         return torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
 
     # ---------------------------------------------------- resume bookkeeping
+    # Lightning's checkpoint holds the weights, the optimiser and its loops' progress;
+    # this is the rest of what the run's continuation depends on. The random numbers
+    # need nothing: they are reseeded from the step (see the module docstring).
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["vrash_history"] = list(self.history)
-        checkpoint["vrash_train_seconds"] = self.train_seconds
-        checkpoint["vrash_best"] = (self.best_bound, self.best_state)
+        checkpoint["vrash"] = {
+            "history": list(self.history),
+            "train_seconds": self.train_seconds,
+            "val_seconds": self.val_seconds,
+            "best_bound": self.best_bound,
+            "best_state": self.best_state,
+            "stall": self.stall,
+            "stop_reason": self.stop_reason,
+            "train_sums": dict(self._train_sums),  # train terms not yet in the history
+            "position": list(self.position),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.history = list(checkpoint.get("vrash_history", []))
-        self.train_seconds = float(checkpoint.get("vrash_train_seconds", 0.0))
-        self.best_bound, self.best_state = checkpoint.get("vrash_best", (float("inf"), None))
+        state = checkpoint["vrash"]
+        self.history = list(state["history"])
+        self.train_seconds = float(state["train_seconds"])
+        self.val_seconds = float(state["val_seconds"])
+        self.best_bound, self.best_state = float(state["best_bound"]), state["best_state"]
+        self.stall, self.stop_reason = int(state["stall"]), str(state["stop_reason"])
+        self._train_sums = dict(state["train_sums"])
+        self.position = (int(state["position"][0]), int(state["position"][1]))
 
 
 def _accumulate(sums: dict[str, float], terms: dict[str, torch.Tensor]) -> None:
@@ -145,22 +259,76 @@ def summarize(sums: dict[str, float]) -> dict[str, float]:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoints written to a temporary file, then renamed into place."""
+    """Lightning's resume checkpoints, safe to write and to read.
+
+    Written atomically (temporary file, then renamed), as :data:`RESUME_FORMAT`: the
+    checkpoint serialised by ``torch.save``, wrapped with its SHA-256. Read with
+    ``torch.load(weights_only=True)`` (tensors and builtins only; the checkpoint
+    dict holds nothing else), after checking the SHA-256.
+    """
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options: Any | None = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        data = buffer.getvalue()
+        wrapped = {
+            "format": RESUME_FORMAT,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "data": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+        }
         with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+            torch.save(wrapped, tmp)
+
+    def load_checkpoint(self, path, map_location: Any = "cpu", weights_only: bool | None = None):
+        """The checkpoint dict, or :class:`CorruptCheckpointError` naming ``path``.
+
+        ``weights_only`` is accepted for Lightning's signature and ignored: always True.
+        """
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no resume checkpoint at {path}")
+        wrapped = _load_weights_only(path, io_map=map_location)
+        if not isinstance(wrapped, dict) or wrapped.get("format") != RESUME_FORMAT:
+            raise CorruptCheckpointError(path, f"not a {RESUME_FORMAT} resume checkpoint")
+        data = wrapped["data"].numpy().tobytes()
+        if hashlib.sha256(data).hexdigest() != wrapped.get("sha256"):
+            raise CorruptCheckpointError(path, "its SHA-256 does not match its content")
+        return _load_weights_only(io.BytesIO(data), io_map=map_location, name=path)
+
+
+def _load_weights_only(source: Any, *, io_map: Any = "cpu", name: Any = None) -> Any:
+    """``torch.load(weights_only=True)``; an unreadable file -> CorruptCheckpointError."""
+    try:
+        return torch.load(source, map_location=io_map, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated, empty, not a torch file: named
+        text = str(err).strip()
+        reason = text.splitlines()[0].split(". ")[0] if text else type(err).__name__
+        raise CorruptCheckpointError(name if name is not None else source, reason) from err
 
 
 # ------------------------------------------------------------ model.ckpt
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_model(module: MelodyModule, path: str | Path, **extra: Any) -> Path:
-    """Write the plain checkpoint (atomically): weights, hyper-parameters, history."""
+    """Write the plain checkpoint (atomically): weights and their SHA-256,
+    hyper-parameters, history, why training stopped, and ``extra``."""
+    state = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
     payload = {
         "format": CKPT_FORMAT,
-        "state_dict": {k: v.detach().cpu() for k, v in module.net.state_dict().items()},
+        "state_dict": state,
+        "weights_sha256": state_sha256(state),
         "hparams": dict(module.hparams),
         "history": list(module.history),
         "train_seconds": float(module.train_seconds),
+        "val_seconds": float(module.val_seconds),
+        "stop_reason": module.stop_reason,
         **extra,
     }
     path = Path(path)
@@ -170,16 +338,18 @@ def save_model(module: MelodyModule, path: str | Path, **extra: Any) -> Path:
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """The raw ``model.ckpt`` payload (weights-only load), with clear errors."""
+    """The raw ``model.ckpt`` payload (weights-only load), with clear errors:
+    ``FileNotFoundError``, :class:`CorruptCheckpointError` (unreadable, or weights that
+    do not match their SHA-256), ``ValueError`` (some other file)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model checkpoint at {path}; train it first (vrash train)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - re-raised with the file name
-        raise ValueError(f"{path} is not a readable model checkpoint: {err}") from err
+    payload = _load_weights_only(path)
     if not isinstance(payload, dict) or payload.get("format") != CKPT_FORMAT:
         raise ValueError(f"{path} is not a {CKPT_FORMAT} checkpoint (written by train_model)")
+    stored = payload.get("weights_sha256")  # absent in checkpoints of older versions
+    if stored is not None and state_sha256(payload["state_dict"]) != stored:
+        raise CorruptCheckpointError(path, "its weights do not match their SHA-256")
     return payload
 
 
@@ -196,6 +366,8 @@ def module_from_payload(payload: dict) -> MelodyModule:
     module.net.load_state_dict(payload["state_dict"])
     module.history = list(payload.get("history", []))
     module.train_seconds = float(payload.get("train_seconds", 0.0))
+    module.val_seconds = float(payload.get("val_seconds", 0.0))
+    module.stop_reason = str(payload.get("stop_reason", ""))
     return module.eval()
 
 

@@ -17,13 +17,19 @@ the first step and for history dropout. With a latent, an RHN encoder reads the
 whole melody (end marker included) into a diagonal Gaussian ``q(z | melody)``.
 Three softmax heads predict pitch class (incl. rest/end), octave and duration.
 
+With ``history_window`` k > 1 the history input is the last k events (lag 1
+first), not only the previous one.
+
 The loss is the sum of the three cross-entropies plus, with a latent, the KL to
-``N(0, I)`` weighted by a linear warm-up (Bowman et al. 2016). Autoregressive
-VAEs tend to ignore z (posterior collapse); two documented remedies are
-available: *free bits* (Kingma et al. 2016: KL below ``free_bits`` nats per
-latent dimension, averaged over the batch, is not penalised) and *history
-dropout* (Bowman et al.: a share of VRASH's history tokens is replaced by the
-unknown token, so the decoder must rely on z).
+``N(0, I)`` weighted by a warm-up (linear, Bowman et al. 2016, or cyclical, Fu
+et al. 2019). Autoregressive VAEs tend to ignore z (posterior collapse); the
+documented remedies available are *free bits* (Kingma et al. 2016: KL below
+``free_bits`` nats per latent dimension, averaged over the batch, is not
+penalised), *history dropout* (Bowman et al.: a share of VRASH's history tokens
+is replaced by the unknown token, so the decoder must rely on z), cyclical KL
+annealing, and a *bag-of-notes* loss (Zhao et al. 2017: a small network predicts,
+from z alone, every event's pitch class, octave and duration, order ignored).
+:mod:`vrashlib.models.ablation` measures which of them makes z carry the melody.
 
 Internally everything is in nats; :func:`bits` converts for reporting.
 """
@@ -64,7 +70,11 @@ class MelodyNet(nn.Module):
         super().__init__()
         self.kind = kind
         self.latent, self.history = check_kind(kind)
+        cfg = cfg.for_kind(kind)
         self.cfg = cfg
+        if cfg.history_window < 1:
+            raise ValueError(f"model.history_window must be >= 1, got {cfg.history_window}")
+        self.window = cfg.history_window if self.history else 0
         self.emb = nn.ModuleList(
             [
                 nn.Embedding(v + 1, d)
@@ -76,7 +86,7 @@ class MelodyNet(nn.Module):
         self.note_dim = cfg.pc_embed + cfg.oct_embed + cfg.dur_embed
         self.emb_style = nn.Embedding(n_styles, cfg.style_embed)
         self.z_dim = cfg.z_dim if self.latent else 0
-        dec_in = cfg.style_embed + (self.note_dim if self.history else 0) + self.z_dim
+        dec_in = cfg.style_embed + self.note_dim * self.window + self.z_dim
         self.decoder = RHN(dec_in, cfg.hidden, cfg.depth, cfg.layers, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, sum(VOCAB_SIZES))  # the three heads in one matrix
@@ -90,6 +100,10 @@ class MelodyNet(nn.Module):
         if self.latent:
             self.encoder = RHN(self.note_dim, cfg.encoder_hidden, cfg.encoder_depth)
             self.to_posterior = nn.Linear(cfg.encoder_hidden, 2 * cfg.z_dim)
+        if self.latent and cfg.bow_weight > 0:  # z -> bag of notes (Zhao et al. 2017)
+            self.bow = nn.Sequential(
+                nn.Linear(cfg.z_dim, cfg.hidden), nn.Tanh(), nn.Linear(cfg.hidden, sum(VOCAB_SIZES))
+            )
 
     # ------------------------------------------------------------- pieces
     def embed_notes(self, events: Tensor) -> Tensor:
@@ -106,20 +120,26 @@ class MelodyNet(nn.Module):
         return mu, logvar
 
     def history_input(self, events: Tensor, dropout: float = 0.0) -> Tensor:
-        """Previous event at each step: unknown token first, then events shifted by one."""
+        """The last ``window`` events at each step, ``(T, B, window, 3)``, lag 1 first:
+        the unknown token before the melody's start, then the events shifted by the lag.
+        With ``dropout``, that share of events is the unknown token at every lag."""
         unknown = torch.tensor(UNKNOWN, dtype=events.dtype, device=events.device)
-        prev = torch.cat([unknown.expand(1, events.shape[1], 3), events[:-1]], dim=0)
+        T, B = events.shape[:2]
+        prev = torch.cat([unknown.expand(1, B, 3), events[:-1]], dim=0)
         if dropout > 0:
             drop = torch.rand(prev.shape[:2], device=prev.device) < dropout
             prev = torch.where(drop[..., None], unknown, prev)
-        return prev
+        lags = [prev]
+        for lag in range(1, max(self.window, 1)):
+            lags.append(torch.cat([unknown.expand(min(lag, T), B, 3), prev[: T - lag]], dim=0))
+        return torch.stack(lags, dim=2)
 
     def decoder_input(self, T: int, style: Tensor, z: Tensor | None, prev: Tensor | None) -> Tensor:
-        """(T, B, dec_in): [note t-1] + style + [z], as the switches say."""
+        """(T, B, dec_in): [notes t-1 .. t-window] + style + [z], as the switches say."""
         B = style.shape[0]
         parts = []
         if self.history:
-            parts.append(self.embed_notes(prev))
+            parts.append(self.embed_notes(prev).flatten(2))
         parts.append(self.emb_style(style).expand(T, B, -1))
         if self.latent:
             parts.append(z.expand(T, B, -1))
@@ -187,6 +207,8 @@ class MelodyNet(nn.Module):
             prev = self.history_input(events, p)
         hidden, _ = self.decoder(self.decoder_input(events.shape[0], style, z, prev))
         out["pc"], out["oct"], out["dur"] = self.logits(hidden, events)
+        if hasattr(self, "bow"):
+            out["bow"] = self.bow(z)
         return out
 
 
@@ -206,7 +228,10 @@ def loss_terms(
     """Summed cross-entropy per head and KL, in nats, plus counts.
 
     ``kl`` is the true KL summed over tracks; ``kl_penalty`` is what the loss
-    penalises (with free bits: per dimension at least ``free_bits`` nats).
+    penalises (with free bits: per dimension at least ``free_bits`` nats). With a
+    bag-of-notes head, ``bow`` is its cross-entropy summed over events: z predicts one
+    distribution over the pitch-class, octave and duration tokens together, and each
+    event's three tokens are scored against it, their order ignored.
     """
     mask = padding_mask(lengths, events.shape[0])
     terms: dict[str, Tensor] = {}
@@ -221,14 +246,33 @@ def loss_terms(
         terms["kl_penalty"] = torch.clamp(per_dim, min=free_bits).sum() * kl_dim.shape[0]
     else:
         terms["kl"] = terms["kl_penalty"] = torch.zeros((), device=events.device)
+    if "bow" in out:
+        logp = torch.log_softmax(out["bow"].float(), dim=-1)  # (B, pc | oct | dur)
+        bow = torch.zeros((), device=events.device)
+        for i, part in enumerate(logp.split(VOCAB_SIZES, dim=-1)):
+            picked = part.gather(1, events[..., i].T.long()).T  # (T, B)
+            bow = bow - (picked * mask).sum()
+        terms["bow"] = bow
     terms["n_events"] = mask.sum().to(terms["ce"].dtype)
     terms["n_tracks"] = torch.tensor(float(len(lengths)), device=events.device)
     return terms
 
 
-def kl_weight(step: int, warmup_steps: int) -> float:
-    """Linear KL warm-up: 0 at step 0, 1 from ``warmup_steps`` on."""
-    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
+def kl_weight(step: int, warmup_steps: int, cycles: int = 0) -> float:
+    """The KL term's weight at ``step``.
+
+    ``cycles == 0``: linear warm-up, 0 at step 0, 1 from ``warmup_steps`` on.
+    ``cycles > 0``: cyclical annealing (Fu et al. 2019, R = 0.5): ``cycles``
+    periods of ``warmup_steps``, each ramping 0 -> 1 over its first half and
+    holding 1 over its second; 1 after the last period.
+    """
+    if warmup_steps <= 0:
+        return 1.0
+    if cycles <= 0:
+        return min(1.0, step / warmup_steps)
+    if step >= cycles * warmup_steps:
+        return 1.0
+    return min(1.0, (step % warmup_steps) / (warmup_steps / 2))
 
 
 def build_net(kind: str, n_styles: int, cfg: ModelConfig) -> MelodyNet:

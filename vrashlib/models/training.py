@@ -1,9 +1,28 @@
-"""Train a model with Lightning and evaluate it (``vrash train`` is in :mod:`vrashlib.cli`).
+"""Train a model with Lightning (``vrash train`` is in :mod:`vrashlib.cli`).
 
-``train_model`` is resumable and idempotent: it resumes from ``out_dir/last.ckpt``
-after an interruption, and returns the stored result at once when
-``out_dir/model.ckpt`` was already trained with the same config and data. The
-Trainer's accelerator / devices / strategy / num_nodes come from the config
+``train_model`` trains until the validation bound stops improving (early
+stopping with ``train.patience``, ``train.max_steps`` as a safety net, see
+:mod:`vrashlib.models.module`) and is:
+
+- idempotent: it returns the stored result at once when ``out_dir/model.ckpt``
+  was already trained with the same config and data (the fingerprint), and
+  otherwise uses the shipped weights of ``weights/`` whose manifest has the
+  same fingerprint (:mod:`vrashlib.models.weights`), before it trains;
+- resumable: after an interruption (Ctrl-C, kill -9, a crash) it resumes from
+  the resume point written at every validation (``last.ckpt``, with the one
+  before kept as ``previous.ckpt``) and ends with the weights and history the
+  uninterrupted run would have had, bit for bit;
+- safe with damaged files: a truncated, empty or altered resume point or
+  ``model.ckpt`` is named in a warning, renamed to ``<name>.corrupt``, and
+  training falls back to the previous resume point, or to the start.
+
+``force=True`` (``vrash train --force``), or the environment variable
+``VRASH_RETRAIN=1`` (``make figures RETRAIN=1``), trains from scratch even when
+a finished model or matching shipped weights exist (an unfinished run of the
+same config still resumes). New weights go to the run folder only; ``vrash
+export-weights`` copies them into ``weights/`` (:func:`export_weights`).
+
+The Trainer's accelerator / devices / strategy / num_nodes come from the config
 unchanged, so the same call trains with DDP on a GPU cluster.
 """
 
@@ -14,34 +33,56 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Timer
 
 from vrashlib import paths
 from vrashlib.config import Config
-from vrashlib.data.datamodule import MelodyDataModule, make_loader
+from vrashlib.data.datamodule import MelodyDataModule
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_write_text
+from vrashlib.models import weights
+from vrashlib.models.evaluation import (  # noqa: F401 - re-exported, imported from here
+    align_styles,
+    cross_entropy_table,
+    evaluate,
+)
 from vrashlib.models.module import (
+    STOP_MAX_EPOCHS,
+    STOP_MAX_MINUTES,
+    STOP_MAX_STEPS,
     AtomicCheckpointIO,
+    CorruptCheckpointError,
     MelodyModule,
     read_checkpoint,
     save_model,
-    summarize,
+    set_aside,
 )
-from vrashlib.models.network import MelodyNet, build_net, check_kind, count_parameters, loss_terms
+from vrashlib.models.network import build_net, check_kind, count_parameters
 from vrashlib.threads import torch_threads
 
 logger = logging.getLogger(__name__)
 
-HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes", "threads", "num_workers")
+HARDWARE_FIELDS = weights.HARDWARE_FIELDS  # settings that do not change the trained weights
+RETRAIN_ENV = "VRASH_RETRAIN"  # "1": train from scratch (``make figures RETRAIN=1``)
+
+# Bump when a change to the models or the training code changes the trained
+# weights, so that cached checkpoints and shipped weights are retrained.
+# 2: the RHN's hand-written backward pass (same forward, gradients rounded differently).
+# 3: random numbers seeded per step, batches resumed mid-epoch, early stopping.
+TRAINING_REVISION = 3
 
 
 @dataclass
@@ -53,13 +94,9 @@ class TrainResult:
     history: pd.DataFrame
     params: int
     seconds: float  # training wall-clock, summed over resumed runs
-    cached: bool = False  # True: an up-to-date model.ckpt was found, nothing trained
-
-
-# Bump when a change to the models or the training code changes the trained
-# weights, so that cached checkpoints are retrained. 2: the RHN's hand-written
-# backward pass (same forward, gradients rounded differently).
-TRAINING_REVISION = 2
+    cached: bool = False  # True: nothing trained (an up-to-date model.ckpt, or shipped weights)
+    stop_reason: str = ""  # patience | max_steps | max_minutes | max_epochs (module.STOP_*)
+    source: str = "trained"  # trained | cached (model.ckpt) | shipped (weights/)
 
 
 def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
@@ -71,6 +108,11 @@ def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
         default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def retrain_requested() -> bool:
+    """Whether ``VRASH_RETRAIN`` asks to train from scratch (any value but "", "0", "false")."""
+    return os.environ.get(RETRAIN_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def style_unit_seconds(tracks: TrackSet) -> dict[str, float]:
@@ -118,7 +160,7 @@ def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=t.grad_clip or None,
-        callbacks=[_LastCheckpoint(out_dir / paths.RESUME_FILE)],
+        callbacks=[_LastCheckpoint(out_dir)],
         plugins=[AtomicCheckpointIO()],
         logger=False,
         enable_checkpointing=False,  # _LastCheckpoint + best weights in memory instead
@@ -153,6 +195,12 @@ def quiet_lightning():
                 message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                 category=FutureWarning,
             )
+            # It warns that a run resumed mid-epoch repeats batches unless the loader has
+            # Lightning's state_dict interface; our batch sampler resumes itself (see
+            # _LastCheckpoint), and a test checks that the resumed run is the same.
+            warnings.filterwarnings(
+                "ignore", message=r"You're resuming from a checkpoint that ended before the epoch"
+            )
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
@@ -160,15 +208,87 @@ def quiet_lightning():
 
 
 class _LastCheckpoint(pl.Callback):
-    """Save ``last.ckpt`` after every validation (what an interrupted run resumes);
-    Lightning's own ``ModelCheckpoint`` saves at the same point of its loop."""
+    """The resume points: ``last.ckpt`` after every validation (Lightning's own
+    ``ModelCheckpoint`` saves at the same point of its loop), the one before it kept
+    as ``previous.ckpt``; and, on a resumed run, the batch sampler's position."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, out_dir: Path) -> None:
+        self.last = out_dir / paths.RESUME_FILE
+        self.previous = out_dir / paths.RESUME_PREVIOUS_FILE
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if trainer.ckpt_path is not None and hasattr(sampler, "resume"):
+            sampler.resume(*pl_module.position)  # skip the batches of this epoch already seen
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        # Lightning's current_epoch is off by one after some resumes; the sampler's
+        # epoch is the one that chose the batches.
+        sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        pl_module.position = (getattr(sampler, "epoch", trainer.current_epoch), batch_idx + 1)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path, weights_only=False)  # a full resume point
+        if trainer.sanity_checking:
+            return
+        if trainer.is_global_zero and self.last.exists():
+            os.replace(self.last, self.previous)
+        trainer.save_checkpoint(self.last, weights_only=False)  # a full resume point
+
+
+@contextlib.contextmanager
+def _ctrl_c_stays_ctrl_c(kind: str, out_dir: Path):
+    """Lightning answers Ctrl-C by ignoring SIGINT from then on and calling sys.exit(1):
+    a notebook kernel would no longer stop on "interrupt". Restore the handler, and
+    raise KeyboardInterrupt again, saying where the run resumes from."""
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        yield
+    except SystemExit as stop:
+        if not isinstance(stop.__context__, KeyboardInterrupt):  # e.g. Lightning's SIGTERM
+            raise
+        raise KeyboardInterrupt(
+            f"training of {kind} interrupted; run it again to resume from {out_dir}"
+        ) from stop
+    finally:
+        if main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
+def _resume_point(out_dir: Path, fp: str, kind: str) -> Path | None:
+    """The newest intact resume point of this config and data; damaged ones are set
+    aside (``.corrupt``) with a warning, those of another config removed."""
+    candidates = [out_dir / paths.RESUME_FILE, out_dir / paths.RESUME_PREVIOUS_FILE]
+    for i, path in enumerate(candidates):
+        if not path.exists():
+            continue
+        try:
+            stored = AtomicCheckpointIO().load_checkpoint(path)
+        except CorruptCheckpointError as err:
+            aside = set_aside(path)
+            later = [c for c in candidates[i + 1 :] if c.exists()]
+            then = f"resuming from {later[0].name} instead" if later else "training from the start"
+            logger.warning("%s: %s; moved to %s, %s", kind, err, aside.name, then)
+            continue
+        if stored.get("hyper_parameters", {}).get("fingerprint") != fp:
+            logger.info("%s: %s belongs to another config or dataset; removed", kind, path)
+            path.unlink()
+            continue
+        logger.info("%s: resuming from %s (step %d)", kind, path, stored.get("global_step", 0))
+        return path
+    return None
+
+
+def _stop_reason(trainer: pl.Trainer, cfg: Config) -> str:
+    """Why a finished fit stopped, when early stopping did not stop it."""
+    if trainer.global_step >= cfg.train.max_steps:
+        return STOP_MAX_STEPS
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    if timer is not None and (timer.time_remaining() or 0.0) <= 0.0:
+        return STOP_MAX_MINUTES
+    return STOP_MAX_EPOCHS
 
 
 def train_model(
@@ -179,23 +299,38 @@ def train_model(
     *,
     progress: bool = True,
     force: bool = False,
+    weights_root: str | Path | None = None,
 ) -> TrainResult:
     """Train ``kind`` on the train split of ``tracks``; writes ``model.ckpt``, ``history.csv``.
 
     Validation (bits/event) runs every ``cfg.train.val_every_steps`` steps; the
-    weights with the best validation bound are kept. ``force`` retrains even when
-    an up-to-date ``model.ckpt`` exists.
+    weights with the best validation bound are kept. ``force`` (or
+    ``VRASH_RETRAIN=1``) retrains even when an up-to-date ``model.ckpt`` or
+    matching shipped weights exist. ``weights_root``: where shipped weights are
+    looked for (default ``weights/``).
     """
     check_kind(kind)
+    force = force or retrain_requested()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(kind, tracks, cfg)
     final = out_dir / paths.MODEL_FILE
     if final.exists() and not force:
-        payload = read_checkpoint(final)
-        if payload["hparams"].get("fingerprint") == fp:
-            logger.info("%s: %s is up to date (same config and data), not retrained", kind, final)
-            return _result(kind, final, payload, cached=True)
+        try:
+            payload = read_checkpoint(final)
+        except ValueError as err:  # damaged, or not a model checkpoint: train it again
+            aside = set_aside(final)
+            logger.warning("%s: %s; moved to %s, training the model again", kind, err, aside.name)
+        else:
+            if payload["hparams"].get("fingerprint") == fp:
+                logger.info(
+                    "%s: %s is up to date (same config and data), not retrained", kind, final
+                )
+                return _result(kind, final, payload, source="cached")
+    if not force:
+        shipped = _use_shipped(kind, cfg, fp, final, weights_root, tracks.content_hash())
+        if shipped is not None:
+            return shipped
 
     with torch_threads(cfg.train.threads):
         pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
@@ -207,27 +342,102 @@ def train_model(
             num_workers=cfg.train.num_workers,
             seed=cfg.train.seed,
         )
-        last = out_dir / paths.RESUME_FILE
-        ckpt_path = None
-        if last.exists():
-            stored = torch.load(last, map_location="cpu", weights_only=False)
-            if stored.get("hyper_parameters", {}).get("fingerprint") == fp:
-                ckpt_path = str(last)
-                logger.info("%s: resuming from %s", kind, last)
-            else:
-                last.unlink()  # a resume point of another config or dataset
-        with quiet_lightning():
+        resume = _resume_point(out_dir, fp, kind)
+        with quiet_lightning(), _ctrl_c_stays_ctrl_c(kind, out_dir):
             trainer = make_trainer(cfg, out_dir, progress=progress)
-            trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+            trainer.fit(module, datamodule=dm, ckpt_path=resume)
         if not trainer.is_global_zero:
             return _result(kind, final, None)
+        module.stop_reason = module.stop_reason or _stop_reason(trainer, cfg)
+        if module.stop_reason == STOP_MAX_MINUTES:
+            logger.warning(
+                "%s: stopped by train.max_minutes=%s before it converged: this model depends on "
+                "the machine's speed (raise the cap, or lower train.max_steps)",
+                kind, cfg.train.max_minutes,
+            )  # fmt: skip
         if module.best_state is not None:
             module.net.load_state_dict(module.best_state)
         params = count_parameters(module.net)
         save_model(module, final, params=params, best_val_bits=module.best_bound)
-        write_history(module.history, out_dir / "history.csv")
-        last.unlink(missing_ok=True)
+        write_history(module.history, out_dir / paths.HISTORY_FILE)
+        for done in (paths.RESUME_FILE, paths.RESUME_PREVIOUS_FILE):
+            (out_dir / done).unlink(missing_ok=True)
+        logger.info(
+            "%s: trained %d steps in %.1f min (%.1f of them validating), stopped by %s; "
+            "best validation bound %.4f bits/event",
+            kind, trainer.global_step, (module.train_seconds + module.val_seconds) / 60,
+            module.val_seconds / 60, module.stop_reason, module.best_bound,
+        )  # fmt: skip
         return _result(kind, final, read_checkpoint(final))
+
+
+def _use_shipped(
+    kind: str, cfg: Config, fp: str, final: Path, root: str | Path | None, dataset_hash: str
+) -> TrainResult | None:
+    """Write the shipped model of this fingerprint as ``final`` and return it (None: none,
+    or damaged: then a warning names the file and the caller trains)."""
+    folder = weights.find_shipped(
+        kind, cfg, fp, None if root is None else Path(root),
+        dataset_hash=dataset_hash, revision=TRAINING_REVISION,
+    )  # fmt: skip
+    if folder is None:
+        return None
+    try:
+        module, manifest = weights.load_shipped(folder)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        logger.warning("%s: shipped weights not used (%s); training instead", kind, err)
+        return None
+    save_model(
+        module,
+        final,
+        params=int(manifest["params"]),
+        best_val_bits=float(manifest["best_val_bits"]),
+        shipped_from=str(folder),
+    )
+    write_history(module.history, final.parent / paths.HISTORY_FILE)
+    shown = folder.relative_to(paths.ROOT) if folder.is_relative_to(paths.ROOT) else folder
+    logger.info(
+        "%s: using shipped weights %s (%d steps, stopped by %s)",
+        kind, shown, int(manifest["steps"]), manifest["stop_reason"],
+    )  # fmt: skip
+    return _result(kind, final, read_checkpoint(final), source="shipped")
+
+
+def export_weights(
+    kind: str,
+    tracks: TrackSet,
+    cfg: Config,
+    checkpoint: str | Path,
+    *,
+    dataset_hash: str,
+    root: str | Path | None = None,
+) -> Path:
+    """Copy the trained ``checkpoint`` of ``kind`` into the shipped weights
+    (``weights/<profile>/seed<N>/<kind>/``, or under ``root``), with its manifest.
+
+    Refuses (``ValueError``) a checkpoint trained with another config or dataset
+    than ``cfg`` and ``tracks``: the shipped fingerprint must be the one that
+    ``train_model`` will compute.
+    """
+    payload = read_checkpoint(checkpoint)
+    fp = fingerprint(kind, tracks, cfg)
+    if payload["hparams"].get("kind") != kind or payload["hparams"].get("fingerprint") != fp:
+        raise ValueError(
+            f"{checkpoint} was not trained as {kind} with this config and dataset "
+            f"(fingerprint {payload['hparams'].get('fingerprint')}, expected {fp}); "
+            "train it first (vrash train)"
+        )
+    dest = paths.shipped_dir(
+        cfg.profile, cfg.train.seed, kind, None if root is None else Path(root)
+    )
+    return weights.export_model(
+        checkpoint,
+        dest,
+        val=tracks.select(split="val"),
+        cfg=cfg,
+        dataset_hash=dataset_hash,
+        revision=TRAINING_REVISION,
+    )
 
 
 def write_history(history: list[dict], path: Path) -> None:
@@ -240,74 +450,16 @@ def history_frame(history: list[dict]) -> pd.DataFrame:
     return df if len(df) else pd.DataFrame(columns=cols)
 
 
-def _result(kind: str, path: Path, payload: dict | None, *, cached: bool = False) -> TrainResult:
+def _result(kind: str, path: Path, payload: dict | None, *, source: str = "trained") -> TrainResult:
     if payload is None:  # non-zero DDP rank: nothing was written by this process
-        return TrainResult(kind, path, history_frame([]), 0, 0.0, cached)
+        return TrainResult(kind, path, history_frame([]), 0, 0.0, source=source)
     return TrainResult(
         kind=kind,
         checkpoint=path,
         history=history_frame(payload.get("history", [])),
         params=int(payload.get("params", 0)),
         seconds=float(payload.get("train_seconds", 0.0)),
-        cached=cached,
+        cached=source != "trained",
+        stop_reason=str(payload.get("stop_reason", "")),
+        source=source,
     )
-
-
-def align_styles(tracks: TrackSet, styles: list[str] | tuple[str, ...]) -> TrackSet:
-    """The same tracks with style ids renumbered into a model's style list."""
-    if tuple(tracks.styles) == tuple(styles):
-        return tracks
-    missing = sorted(set(tracks.style_names()) - set(styles))
-    if missing:
-        raise KeyError(f"styles {missing} are unknown to the model (it knows {list(styles)})")
-    lookup = np.array([list(styles).index(s) for s in tracks.styles], dtype=np.int16)
-    return dataclasses.replace(tracks, style=lookup[tracks.style], styles=tuple(styles))
-
-
-def evaluate(
-    model: MelodyModule | MelodyNet, tracks: TrackSet, batch_size: int = 64, *, seed: int = 0
-) -> dict[str, float]:
-    """Cross-entropy per head and total (bits/event) and KL (bits/event, bits/track).
-
-    For VAE/VRASH the cross-entropy is the reconstruction term with z drawn from
-    the posterior (seeded), so ``bound_total`` = CE + KL/event is the number that
-    compares with the LM's CE (an upper bound on bits/event).
-    """
-    net = model.net if isinstance(model, MelodyModule) else model
-    styles = model.styles if isinstance(model, MelodyModule) else tracks.styles
-    tracks = align_styles(tracks, styles)
-    gen = torch.Generator().manual_seed(seed)
-    sums: dict[str, float] = {}
-    was_training = net.training
-    net.eval()
-    with torch.inference_mode():
-        for batch in make_loader(tracks, batch_size, max_len=None, shuffle=False):
-            eps = torch.randn(len(batch["lengths"]), max(net.z_dim, 1), generator=gen)
-            out = net(batch["events"], batch["lengths"], batch["style"], eps=eps[:, : net.z_dim])
-            for k, v in loss_terms(out, batch["events"], batch["lengths"]).items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-    net.train(was_training)
-    return summarize(sums)
-
-
-def cross_entropy_table(
-    models: dict[str, MelodyModule], tracks: TrackSet, batch_size: int = 64
-) -> pd.DataFrame:
-    """Fig. 4's table: one row per model (e.g. lm, vae, vrash, random) with the
-    cross-entropy per head and total (bits/event), KL, parameters and training time."""
-    rows = []
-    for name, module in models.items():
-        scores = evaluate(module, tracks, batch_size)
-        rows.append(
-            {
-                "model": name,
-                **{k: scores[k] for k in ("ce_pc", "ce_oct", "ce_dur", "ce_total")},
-                "kl_per_event": scores["kl_per_event"] if module.net.latent else np.nan,
-                "kl_per_track": scores["kl_per_track"] if module.net.latent else np.nan,
-                "bound_total": scores["bound_total"],
-                "params": count_parameters(module.net),
-                "train_minutes": module.train_seconds / 60.0,
-                "steps": int(module.history[-1]["step"]) if module.history else 0,
-            }
-        )
-    return pd.DataFrame(rows)

@@ -16,6 +16,7 @@ import torch
 
 from vrashlib.data.encoding import DUR_NONE, DUR_VOCAB, N_PITCH_CLASSES, PC_VOCAB
 from vrashlib.data.tracks import TrackSet
+from vrashlib.models.diagnostics import slerp
 from vrashlib.models.module import MelodyModule
 from vrashlib.sampling.sampler import export_sampler
 from vrashlib.sampling.workers import sample_batches
@@ -41,6 +42,7 @@ def sample(
     batch_size: int = 64,
     shared_noise: bool = False,
     threads: int = 1,
+    min_len: int = 1,
 ) -> TrackSet:
     """``n`` melodies of ``style`` (at most ``max_len`` events each), as a TrackSet.
 
@@ -49,7 +51,8 @@ def sample(
     given ``seed`` and ``batch_size`` (each batch has its own random stream).
     ``shared_noise``: every melody of a batch uses the same random numbers (so
     melodies differ only through z). ``threads``: batches sampled at once, one
-    thread each; the melodies do not depend on it.
+    thread each; the melodies do not depend on it. ``min_len``: no end marker before
+    this many events (long melodies for Fig. 6's mutual information).
     """
     if n < 1 or max_len < 1 or temperature <= 0:
         raise ValueError(
@@ -80,6 +83,7 @@ def sample(
         temperature=temperature,
         shared_noise=shared_noise,
         threads=threads,
+        min_len=min_len,
     )
     melodies = [m for part in parts for m in part]
     return TrackSet.from_tracks(
@@ -89,7 +93,13 @@ def sample(
         unit_seconds=np.full(n, model.unit_seconds.get(style, 0.25)),
         ids=[f"{model.kind}/{style}/{i:04d}" for i in range(n)],
         latent=None if z is None else np.ascontiguousarray(z),
-        meta={"model": model.kind, "temperature": temperature, "seed": seed, "max_len": max_len},
+        meta={
+            "model": model.kind,
+            "temperature": temperature,
+            "seed": seed,
+            "max_len": max_len,
+            "min_len": min_len,
+        },  # fmt: skip
     )
 
 
@@ -103,17 +113,25 @@ def interpolate(
     max_len: int,
     temperature: float = 1.0,
     seed: int = 0,
+    path: str = "line",
 ) -> TrackSet:
-    """Melodies along the straight line from ``z0`` to ``z1`` (``steps`` points, ends
-    included), all with the same sampling noise so that only z changes."""
+    """Melodies along the path from ``z0`` to ``z1`` (``steps`` points, ends included),
+    all with the same sampling noise so that only z changes. ``path``: ``"line"``
+    (straight) or ``"sphere"`` (spherical, :func:`vrashlib.models.diagnostics.slerp`:
+    the midpoints keep a norm typical of the prior)."""
     if not model.net.latent:
         raise ValueError(f"a {model.kind} model has no latent space to interpolate in")
+    if path not in ("line", "sphere"):
+        raise ValueError(f"path must be 'line' or 'sphere', got {path!r}")
     z0, z1 = (
         np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, np.float32)
         for v in (z0, z1)
     )
-    w = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    z = (1 - w) * z0[None] + w * z1[None]
+    if path == "sphere":
+        z = slerp(z0, z1, steps).astype(np.float32)
+    else:
+        w = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        z = (1 - w) * z0[None] + w * z1[None]
     return sample(
         model,
         steps,

@@ -105,7 +105,7 @@ def advance_rows(const, prev, rows, tables, r, b, w_in, head_w, head_b, state, p
 def sample_rows(
     const, tables, r, b, w_in, head_w, head_b, n_logits,
     cond_pc, cond_oct, oct_w, oct_b, dur_w, dur_b,
-    u, shared_noise, inv_t, max_len, events, lengths,
+    u, shared_noise, inv_t, max_len, events, lengths, min_len=1,
 ):  # fmt: skip
     """Sample ``len(const)`` melodies into ``events`` (max_len, n, 3) and ``lengths``.
 
@@ -142,7 +142,7 @@ def sample_rows(
             o = out[k]
             for j in range(OCT_START):
                 lp[j] = o[j] * inv_t if inv_t != 1.0 else o[j]
-            if step == 0:
+            if step < min_len:
                 lp[END] = MASKED
             pc = _draw(lp, u[at])
             if e:
@@ -196,17 +196,23 @@ def sample_compiled(
     temperature: float,
     rng: np.random.Generator,
     shared_noise: bool = False,
+    min_len: int = 1,
 ) -> list[np.ndarray]:
     """``sample_batch`` with a ``NumpyDecoder`` (:mod:`vrashlib.sampling.sampler`), run as one
     compiled loop (:func:`sample_rows`): same weights, same random stream, so
     the same melodies up to float rounding, at a fraction of the cost per event.
     """
+    if p["window"] > 1:  # sample_batches sends such models to TorchDecoder
+        raise NotImplementedError(
+            f"the compiled sampler feeds back one previous event; this {p['kind']} model's "
+            f"decoder sees {p['window']} (model.history_window): use TorchDecoder"
+        )
     const = input_constant(p, style_idx, z, batch)
     u = rng.random(max_len * 3 * (1 if shared_noise else batch), dtype=np.float32)
     events = np.zeros((max_len, batch, 3), np.int16)
     lengths = np.empty(batch, np.int64)
     inv_t = np.float32(1.0 / temperature)
-    sample_rows(const, *_weights(p), u, shared_noise, inv_t, max_len, events, lengths)
+    sample_rows(const, *_weights(p), u, shared_noise, inv_t, max_len, events, lengths, min_len)
     return [events[: lengths[b], b].copy() for b in range(batch)]
 
 

@@ -51,12 +51,13 @@ OCT_START, DUR_START = PC_VOCAB, PC_VOCAB + OCT_VOCAB  # where the octave / dura
 
 def fold(net: MelodyNet) -> dict[str, torch.Tensor | None]:
     """The decoder's first input projection with the embeddings folded in (float32):
-    ``tables`` (one ``(vocab + 1, 2H)`` per note field, empty without history),
-    ``style`` ``(n_styles, 2H)``, ``w_z`` ``(z_dim, 2H)`` or None, ``bias`` ``(2H,)``."""
+    ``tables`` (one ``(vocab + 1, 2H)`` per note field and history lag, lag 1 first,
+    empty without history), ``style`` ``(n_styles, 2H)``, ``w_z`` ``(z_dim, 2H)`` or
+    None, ``bias`` ``(2H,)``."""
     w0 = net.decoder.w_in[0].float()
     col = 0
     tables = []
-    if net.history:
+    for _lag in range(net.window):
         for emb in net.emb:
             d = emb.embedding_dim
             tables.append(emb.weight.float() @ w0[:, col : col + d].T)
@@ -105,6 +106,7 @@ def export_sampler(module) -> dict:
     w.update(
         kind=net.kind,
         history=net.history,
+        window=net.window,
         latent=net.latent,
         z_dim=net.z_dim,
         hidden=H,
@@ -150,6 +152,8 @@ class NumpyDecoder:
         self.const = input_constant(p, style_idx, z, batch)
         self.state = np.zeros((len(w["r"]), batch, H), np.float32)
         self._buffers = [np.empty((batch, k), np.float32) for k in (2 * H, 2 * H, len(w["head_b"]))]
+        # Events at lags 2..window (history_window > 1), lag 2 first, as (n, 3) rows.
+        self.older = [np.tile(np.array(UNKNOWN), (batch, 1)) for _ in range(p["window"] - 1)]
         self._bind()
 
     def _bind(self) -> None:
@@ -172,10 +176,15 @@ class NumpyDecoder:
         w = self.w
         x = self.const
         if w["tables"]:
-            t_pc, t_oct, t_dur = w["tables"]
+            t_pc, t_oct, t_dur = w["tables"][:3]
             x = np.add(x, t_pc[pc], out=self._x)
             x += t_oct[octv]
             x += t_dur[dur]
+            for lag, ev in enumerate(self.older, 1):
+                for f in range(3):
+                    x += w["tables"][3 * lag + f][ev[:, f]]
+            if self.older:  # shift the window: this step's previous event becomes lag 2
+                self.older = [np.stack([pc, octv, dur], axis=1), *self.older[:-1]]
         pre, h, gate = self._pre
         for layer, (s, micro_steps) in enumerate(self._layers):
             if layer:
@@ -226,6 +235,7 @@ class NumpyDecoder:
     def keep(self, rows: np.ndarray) -> None:
         """Drop the melodies that ended (``rows``: bool mask of those that go on)."""
         self.const, self.state = self.const[rows], np.ascontiguousarray(self.state[:, rows])
+        self.older = [ev[rows] for ev in self.older]
         self._bind()
 
 
@@ -242,6 +252,8 @@ class TorchDecoder:
             const = const + torch.from_numpy(np.ascontiguousarray(z, np.float32)) @ p["w_z"]
         self.const = const.contiguous()
         self.state = [torch.zeros(batch, p["hidden"]) for _ in p["r"]]
+        unknown = torch.tensor(UNKNOWN, dtype=torch.long)
+        self.older = [unknown.repeat(batch, 1) for _ in range(p["window"] - 1)]  # lags 2..
 
     def start(self) -> tuple[torch.Tensor, ...]:
         return tuple(torch.full((len(self.const),), u, dtype=torch.long) for u in UNKNOWN)
@@ -250,10 +262,15 @@ class TorchDecoder:
         p = self.p
         x = self.const
         if p["tables"]:
-            t_pc, t_oct, t_dur = p["tables"]
+            t_pc, t_oct, t_dur = p["tables"][:3]
             x = torch.add(x, F.embedding(pc, t_pc))
             x += F.embedding(octv, t_oct)
             x += F.embedding(dur, t_dur)
+            for lag, ev in enumerate(self.older, 1):
+                for f in range(3):
+                    x += F.embedding(ev[:, f], p["tables"][3 * lag + f])
+            if self.older:
+                self.older = [torch.stack([pc, octv, dur], dim=1), *self.older[:-1]]
         for layer, s in enumerate(self.state):
             if layer:
                 x = torch.addmm(p["b"][layer][0], self.state[layer - 1], p["w_in"][layer])
@@ -286,6 +303,7 @@ class TorchDecoder:
 
     def keep(self, rows: torch.Tensor) -> None:
         self.const, self.state = self.const[rows], [s[rows] for s in self.state]
+        self.older = [ev[rows] for ev in self.older]
 
 
 def sample_batch(
@@ -294,6 +312,8 @@ def sample_batch(
     temperature: float,
     rng: np.random.Generator,
     shared_noise: bool = False,
+    greedy: bool = False,
+    min_len: int = 1,
 ) -> list[np.ndarray]:
     """Sample one batch of melodies (end marker stripped), at most ``max_len`` events each.
 
@@ -301,8 +321,13 @@ def sample_batch(
     by inverse-CDF sampling with one uniform from ``rng``. A rest or the end
     marker has no octave and the end marker no duration: those are set, not drawn.
     ``shared_noise``: every melody uses the same uniforms (they differ only through z).
+    ``greedy``: the most likely value of each field instead of a draw (greedy
+    decoding, as reconstruction accuracy is measured; ``rng`` is then unused).
+    ``min_len``: the end marker is not allowed before this many events (1: a
+    melody has at least one event; larger: long melodies for Fig. 6).
     """
     xp, to_np, batch = decoder.xp, decoder.numpy, len(decoder.const)
+    draw = _argmax if greedy else decoder.draw
     event_head = decoder.p["event_head"] > 0
     pc, octv, dur = decoder.start()
     out = np.zeros((max_len, batch, 3), np.int16)
@@ -314,19 +339,19 @@ def sample_batch(
         u = rng.random((1 if shared_noise else len(alive), 3), dtype=np.float32)
         u = u if xp is np else torch.from_numpy(u)
         lp = logits[:, :OCT_START] * inv_t if inv_t != 1.0 else logits[:, :OCT_START]
-        if step == 0:
+        if step < min_len:
             lp[:, END] = MASKED
-        pc = decoder.draw(lp, u[:, 0:1])
+        pc = draw(lp, u[:, 0:1])
         lo = logits[:, OCT_START:DUR_START]
         lo = lo + decoder.octave(pc) if event_head else lo
         lo = lo * inv_t if inv_t != 1.0 else lo
         lo[:, OCT_NONE] = MASKED  # a note has an octave, a rest has none:
-        octv = xp.where(pc < N_PITCH_CLASSES, decoder.draw(lo, u[:, 1:2]), OCT_NONE)
+        octv = xp.where(pc < N_PITCH_CLASSES, draw(lo, u[:, 1:2]), OCT_NONE)
         ld = logits[:, DUR_START:]
         ld = ld + decoder.duration(octv) if event_head else ld
         ld = ld * inv_t if inv_t != 1.0 else ld
         ld[:, DUR_NONE] = MASKED
-        dur = xp.where(pc != END, decoder.draw(ld, u[:, 2:3]), DUR_NONE)
+        dur = xp.where(pc != END, draw(ld, u[:, 2:3]), DUR_NONE)
         pc_np = to_np(pc)
         out[step, alive, 0] = pc_np
         out[step, alive, 1] = to_np(octv)
@@ -341,3 +366,8 @@ def sample_batch(
             pc, octv, dur = pc[keep], octv[keep], dur[keep]
             decoder.keep(keep)
     return [out[: lengths[b], b].copy() for b in range(batch)]
+
+
+def _argmax(logits, u=None):
+    """The index of each row's largest logit (numpy or torch); ``u`` is ignored."""
+    return logits.argmax(axis=1) if isinstance(logits, np.ndarray) else logits.argmax(dim=1)

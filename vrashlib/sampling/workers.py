@@ -35,6 +35,7 @@ def sample_batches(
     temperature: float,
     shared_noise: bool = False,
     threads: int = 1,
+    min_len: int = 1,
 ) -> list[list[np.ndarray]]:
     """Sample several batches, each ``(size, z or None, rng)``, ``threads`` at once
     (see the module docstring); one list of melodies per batch, in order.
@@ -46,6 +47,7 @@ def sample_batches(
         max_len=max_len,
         temperature=temperature,
         shared_noise=shared_noise,
+        min_len=min_len,
     )
     workers = min(threads, len(batches))
     with torch_threads(1), threadpool_limits(1):  # the caller's thread count is restored
@@ -70,7 +72,7 @@ _INHERITED: dict = {}  # the settings of the running sample_batches call, for fo
 def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
     torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
     size, z, rng = job
-    if size < TORCH_MIN_BATCH:
+    if size < TORCH_MIN_BATCH and p["window"] <= 1:  # the compiled loop feeds back one event
         from vrashlib.sampling.kernels import sample_compiled  # numba: imported when needed
 
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)

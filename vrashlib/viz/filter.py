@@ -59,29 +59,51 @@ def plot_feature_distributions(
 
 
 def plot_table1(table: pd.DataFrame):
-    """Share of accepted tracks rated good vs test share: ours (solid) and the paper's (dashed)."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for k, (method, rows) in enumerate(table.groupby("method", sort=False)):
-        ax.plot(
-            rows["test_share"],
-            rows["precision_good"],
-            "o-",
-            color=f"C{k}",
-            label=f"{method} (ours)",
-        )
-        ax.plot(
-            rows["test_share"],
-            rows["paper_value"],
-            "s--",
-            color=f"C{k}",
-            alpha=0.6,
-            label=f"{method} (paper)",
-        )
-    ax.set_xlabel("share of tracks in the test split")
-    ax.set_ylabel("accepted tracks rated good")
-    ax.set_ylim(0, 1.02)
-    ax.invert_xaxis()
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    """Precision of the "good" class vs test share, one panel per protocol: the mean over
+    repeated splits with the central 95 % (bars), and the paper's values (dashed)."""
+    protocols = list(pd.unique(table["protocol"]))
+    fig, axes = plt.subplots(
+        1, len(protocols), figsize=(5.2 * len(protocols), 3.8), squeeze=False, sharey=True
+    )
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        rows_p = table[table["protocol"] == protocol]
+        for k, (method, rows) in enumerate(rows_p.groupby("method", sort=False)):
+            x = rows["test_share"].to_numpy() + (k - 1) * 0.008
+            mid = rows["precision_good"].to_numpy()
+            err = np.vstack([mid - rows["precision_lo"], rows["precision_hi"] - mid])
+            ax.errorbar(x, mid, yerr=err, fmt="o-", color=f"C{k}", capsize=2, label=method)
+            ax.plot(rows["test_share"], rows["paper_value"], "s--", color=f"C{k}", alpha=0.5)
+        ax.plot([], [], "s--", color="grey", alpha=0.5, label="paper")
+        ax.set_title(f"{protocol} protocol")
+        ax.set_xlabel("share of tracks in the test split")
+        ax.set_ylim(0, 1.02)
+        ax.invert_xaxis()
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel("precision of 'good' (95 % of splits)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pr_curves(curves: pd.DataFrame):
+    """Precision-recall curves of the "good" class (out-of-fold scores), one panel per
+    protocol, one line per classifier; the dotted line is the share of good tracks."""
+    protocols = list(pd.unique(curves["protocol"]))
+    fig, axes = plt.subplots(
+        1, len(protocols), figsize=(5.2 * len(protocols), 3.8), squeeze=False, sharey=True
+    )
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        rows_p = curves[curves["protocol"] == protocol]
+        for k, (method, c) in enumerate(rows_p.groupby("method", sort=False)):
+            ap = float(c["average_precision"].iloc[0])
+            ax.plot(c["recall"], c["precision"], color=f"C{k}", label=f"{method} (AP {ap:.2f})")
+        ax.axhline(float(rows_p["base_rate"].iloc[0]), color="grey", ls=":", label="base rate")
+        ax.axhspan(0.74, 0.87, color="grey", alpha=0.12, lw=0, label="paper's 0.74-0.87")
+        ax.set_title(f"{protocol} protocol")
+        ax.set_xlabel("recall of 'good'")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel("precision of 'good'")
     fig.tight_layout()
     return fig
 

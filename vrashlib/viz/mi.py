@@ -77,14 +77,58 @@ def plot_mi_curves(
     return ax
 
 
-def plot_fig6(curves: dict[str, pd.DataFrame], first: str, second: str):
-    """Fig. 6 in two panels: the real corpus by style, and the paper's line-up
-    (:func:`vrashlib.analysis.fig6.fig6_view`) of generated against real curves."""
+def plot_excess(excess: pd.DataFrame, names: list[str], ax=None, *, title: str | None = None):
+    """Excess MI (bits above the within-track shuffle floor) against distance, log x,
+    one line per named curve with its 95 % bootstrap band; distances a curve cannot
+    estimate (too few pairs) are left out. ``excess``: :func:`vrashlib.analysis.fig6.excess_frame`."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    for i, name in enumerate(names):
+        c = excess[(excess["curve"] == name) & excess["usable"].astype(bool)]
+        if c.empty:
+            continue
+        color = f"C{i % 10}"
+        ax.plot(c["distance"], c["excess_bits"], color=color, label=name, **curve_style(name))
+        ax.fill_between(c["distance"], c["lo"], c["hi"], color=color, alpha=0.15, lw=0)
+    ax.axhline(0.0, color="grey", lw=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("distance between notes d (events)")
+    ax.set_ylabel("I(d) - within-track shuffle (bits)")
+    ax.legend(fontsize=7, frameon=False)
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_fig6(
+    curves: dict[str, dict[str, pd.DataFrame]],
+    first: str,
+    second: str,
+    *,
+    excess: pd.DataFrame | None = None,
+):
+    """Fig. 6 for each token of ``curves`` (token -> name -> curve), one row each: the
+    real corpus by style, and the paper's line-up (:func:`vrashlib.analysis.fig6.fig6_view`)
+    of generated against real curves; with ``excess`` (one token's excess curves), a last
+    row of the line-up's excess MI above the within-track floor, the measure the
+    verdicts use."""
     from vrashlib.analysis.fig6 import fig6_view
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    real = {k: v for k, v in curves.items() if k.startswith("real/")}
-    plot_mi_curves(real, axes[0], title="real tracks by style")
-    view = {k: curves[k] for k in fig6_view(first, second)}
-    plot_mi_curves(view, axes[1], title="generated vs real")
+    rows = len(curves) + (excess is not None)
+    fig, axes = plt.subplots(rows, 2, figsize=(13, 4.6 * rows), squeeze=False)
+    for (token, by_name), (left, right) in zip(curves.items(), axes, strict=False):
+        real = {k: v for k, v in by_name.items() if k.startswith("real/")}
+        plot_mi_curves(real, left, title=f"real tracks by style ({token})")
+        view = {k: by_name[k] for k in fig6_view(first, second) if k in by_name}
+        plot_mi_curves(view, right, title=f"generated vs real ({token})")
+    if excess is not None:
+        left, right = axes[-1]
+        token = str(excess["token"].iloc[0]) if len(excess) else ""
+        names = fig6_view(first, second)
+        left_names = [names[i] for i in (0, 2, 3, 6)]  # the first style's line-up
+        right_names = [names[i] for i in (1, 4, 5, 7)]
+        plot_excess(excess, left_names, left, title=f"{first}: excess MI ({token})")
+        plot_excess(excess, right_names, right, title=f"{second}: excess MI ({token})")
+    fig.tight_layout()
     return fig
