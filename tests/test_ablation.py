@@ -113,3 +113,17 @@ def test_run_ablation_measures_each_variant_once(tiny_trackset, tmp_path, monkey
     changed = load_config("smoke", {"ablation.variants": ["lm"], "model.hidden": 24})
     with pytest.raises(AssertionError, match="measured twice"):
         run_ablation(tiny_trackset, changed, run)
+
+    # a fresh run folder uses the shipped measurements (weights/<profile>/seed<N>/ablation.csv)
+    # where their fingerprints match, and measures again under VRASH_RETRAIN
+    shipped = tmp_path / "weights" / "smoke" / f"seed{cfg.seed}" / "ablation.csv"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text(run.ablation_results.read_text())
+    monkeypatch.setattr(
+        ablation.paths, "shipped_ablation", lambda profile, seed: shipped.parent / "ablation.csv"
+    )
+    fresh = RunLayout(tmp_path / "fresh")
+    pd.testing.assert_frame_equal(run_ablation(tiny_trackset, cfg, fresh), table)
+    monkeypatch.setenv("VRASH_RETRAIN", "1")
+    with pytest.raises(AssertionError, match="measured twice"):
+        run_ablation(tiny_trackset, cfg, fresh)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vrashlib import paths
 from vrashlib.config import Config
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_write_text
@@ -41,7 +42,7 @@ from vrashlib.filter.autorater import auto_ratings, fit_panel
 from vrashlib.filter.ratings import acceptable
 from vrashlib.models.evaluation import evaluate
 from vrashlib.models.module import load_model
-from vrashlib.models.training import fingerprint, train_model
+from vrashlib.models.training import fingerprint, retrain_requested, train_model
 from vrashlib.paths import RunLayout
 from vrashlib.sampling.generate import sample_styles
 from vrashlib.sampling.realism import leap_share, realness_auc, run_share, short_share
@@ -191,6 +192,12 @@ def run_ablation(tracks: TrackSet, cfg: Config, run: RunLayout) -> pd.DataFrame:
     """Train and measure every selected variant, skipping those already in
     ``run.ablation_results`` with the same fingerprint; returns :func:`ablation_table`."""
     done = _read_results(run)
+    shipped = paths.shipped_ablation(cfg.profile, cfg.seed)
+    if not len(done) and shipped.exists() and not retrain_requested():
+        # measured by the run that made the shipped weights; a row is used only where its
+        # fingerprint (config of the variant + dataset + training code) is this one's
+        logger.info("ablation: the shipped measurements of %s", shipped)
+        done = pd.read_csv(shipped)
     panel = None
     for variant in selected(cfg):
         fp = fingerprint(variant.kind, tracks, variant_config(variant, cfg))

@@ -557,6 +557,7 @@ def export_weights_command(args: argparse.Namespace) -> int:
     _need_dataset(dataset, args)
 
     from vrashlib.data.prepare import load_prepared
+    from vrashlib.files import atomic_write_text
     from vrashlib.models.training import export_weights
 
     kinds = args.model or list(KINDS)
@@ -570,6 +571,13 @@ def export_weights_command(args: argparse.Namespace) -> int:
             dataset_hash=data.manifest["content_hash"], root=args.to,
         )  # fmt: skip
         print(f"{kind}: {dest}")
+    if run.ablation_results.exists():  # the ablation's measurements ship beside the models
+        shipped = paths.shipped_ablation(
+            cfg.profile, cfg.train.seed, None if args.to is None else Path(args.to)
+        )
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(shipped, run.ablation_results.read_text())
+        print(f"ablation: {shipped}")
     return 0
 
 

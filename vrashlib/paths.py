@@ -41,6 +41,12 @@ def shipped_dir(profile: str, seed: int, kind: str, root: Path | None = None) ->
     return (WEIGHTS if root is None else Path(root)) / profile / f"seed{seed}" / kind
 
 
+def shipped_ablation(profile: str, seed: int, root: Path | None = None) -> Path:
+    """The shipped measurements of the VRASH ablation (``RunLayout.ablation_results`` of
+    the run that made the shipped weights): 13 small models are too large to ship."""
+    return (WEIGHTS if root is None else Path(root)) / profile / f"seed{seed}" / "ablation.csv"
+
+
 @dataclass(frozen=True)
 class RunLayout:
     """Where each result of one run lives: the only place that names them.

@@ -206,6 +206,9 @@ def execute_notebook(
         kernel_name="python3",
         cwd=str(paths.NOTEBOOKS),
         progress_bar=False,
+        # On a busy 2-core machine a cell's last output can reach the client seconds after
+        # its reply (nbclient's default wait, 4 s, failed a 70-minute training cell)
+        iopub_timeout=120,
         # The kernel talks over IPC sockets, not localhost TCP: no open ports, and no
         # "[IPKernelApp] WARNING | Kernel is running over TCP without encryption" line.
         config=Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else None,
