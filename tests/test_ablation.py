@@ -44,7 +44,12 @@ def test_every_variant_states_every_remedy_setting():
 def test_selected_keeps_run_order_and_rejects_unknown_names():
     cfg = load_config("smoke", {"ablation.variants": ["vae", "lm"]})
     assert [v.name for v in selected(cfg)] == ["lm", "vae"]
-    assert len(selected(load_config("paper"))) == len(ablation.VARIANTS)  # () = all
+    assert len(selected(load_config("paper", {"ablation.variants": []}))) == len(
+        ablation.VARIANTS
+    )  # () = all
+    default = [v.name for v in selected(load_config("paper"))]
+    assert default == [v.name for v in ablation.VARIANTS if v.name in default]  # run order
+    assert {"lm", "before", "vae"} <= set(default)  # the references are always measured
     with pytest.raises(KeyError, match="unknown ablation variants"):
         selected(load_config("smoke", {"ablation.variants": ["nope"]}))
 

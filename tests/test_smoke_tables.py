@@ -77,6 +77,7 @@ def check_fig4(folder, cfg) -> None:
     assert list(t.columns) == [
         "model", "ce_pc", "ce_oct", "ce_dur", "ce_total", "kl_per_event", "kl_per_track",
         "bound_total", "params", "train_minutes", "steps",
+        "active_units", "mi_bits", "recon_acc_posterior", "recon_acc_prior",
     ]  # fmt: skip
     assert t["model"].tolist() == [*MODELS, "random"]
     t = t.set_index("model")
@@ -93,6 +94,22 @@ def check_fig4(folder, cfg) -> None:
     assert (t["params"] > 0).all() and t.loc["random", "steps"] == 0
     assert t.loc["random", "train_minutes"] == 0 and (t.loc[list(MODELS), "steps"] > 0).all()
     assert (t.loc[list(MODELS), "steps"] <= cfg.train.max_steps).all()
+    # the latent diagnostics: only models with a code have active units, I_q and an
+    # accuracy from their own code; every model has one from the prior (or no code)
+    assert (
+        t.loc[["lm", "random"], ["active_units", "mi_bits", "recon_acc_posterior"]]
+        .isna()
+        .all()
+        .all()
+    )
+    z_dims = {"vae": cfg.model.vae_z_dim, "vrash": cfg.model.z_dim}
+    for kind, z_dim in z_dims.items():
+        assert 0 <= t.loc[kind, "active_units"] <= z_dim
+        assert t.loc[kind, "mi_bits"] >= 0
+    accuracy = t[["recon_acc_posterior", "recon_acc_prior"]]
+    assert ((accuracy >= 0) & (accuracy <= 1) | accuracy.isna()).all().all()
+    no_nan(t, ["recon_acc_prior"])
+    assert t.loc["random", "recon_acc_prior"] <= t.loc["lm", "recon_acc_prior"]
 
 
 def check_generated_stats(folder, cfg, dataset) -> None:
@@ -109,8 +126,12 @@ def check_generated_stats(folder, cfg, dataset) -> None:
     real, gen = t[t["model"] == "real"], t[t["model"] != "real"]
     assert real["cut_at_max_len"].isna().all() and gen["cut_at_max_len"].notna().all()
     assert (gen["n_tracks"] == cfg.generate.n_per_style).all()
-    for style, n in zip(real["style"], real["n_tracks"], strict=True):  # the test split
-        assert n == round(dataset.loc[style, "tracks_kept"] * cfg.data.test_fraction), style
+    for style, n in zip(real["style"], real["n_tracks"], strict=True):  # the test split:
+        # drawn by piece (the voices of a piece stay together), so its share of the
+        # tracks is near test_fraction, not exact (a few pieces in the smoke profile)
+        share = n / dataset.loc[style, "tracks_kept"]
+        f = cfg.data.test_fraction
+        assert f / 2 <= share <= 2 * f, (style, n, share)
     for col in ("repeat_rate", "rest_share", "cut_at_max_len"):
         between(t[col], 0, 1)
     between(t["pc_entropy_bits"], 0, math.log2(12))
@@ -132,13 +153,12 @@ def check_ratings(folder, cfg, dataset) -> pd.DataFrame:
     assert set(gen["style"]) == set(cfg.generate.styles)
     assert (gen["tracks"] == cfg.generate.n_per_style).all()
     real = t[t["source"] == "real"]
-    outside_train = sum(
-        k - round(k * cfg.data.val_fraction) - round(k * cfg.data.test_fraction)
-        for k in dataset["tracks_kept"]
-    )
-    assert real["tracks"].sum() == min(
-        cfg.filter.n_real_rated, int(dataset["tracks_kept"].sum()) - outside_train
-    )
+    # real tracks come from the validation and test splits (drawn by piece: their size is
+    # near, not exactly, the split fractions): n_real_rated of them when there are enough
+    held_out = int(dataset["tracks_kept"].sum()) * (cfg.data.val_fraction + cfg.data.test_fraction)
+    assert 0 < real["tracks"].sum() <= cfg.filter.n_real_rated
+    if held_out / 2 >= cfg.filter.n_real_rated:
+        assert real["tracks"].sum() == cfg.filter.n_real_rated
     assert set(real["style"]) <= set(dataset.index)
     return t
 
