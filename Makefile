@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 LABCONF := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install figures weights test test-fast lab rate report lint format bench mutation clean
+.PHONY: help install figures weights seed test test-fast lab rate report lint format bench mutation clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke bu
 
 weights: $(STAMP) ## copy the trained models of the run (build/runs/PROFILE) into weights/ (to commit them)
 	$(BIN)/vrash export-weights --profile $(PROFILE) --seed $(SEED)
+
+seed: $(STAMP) ## train the three models of another training seed (SEED=1, 2: the claims ledger's) at once, then ship them in weights/
+	$(BIN)/vrash train --profile $(PROFILE) --model lm vae vrash --set train.seed=$(SEED) \
+	  --run build/runs/$(PROFILE)-seed$(SEED) --dataset build/runs/$(PROFILE)/dataset
+	$(BIN)/vrash export-weights --profile $(PROFILE) --set train.seed=$(SEED) \
+	  --run build/runs/$(PROFILE)-seed$(SEED) --dataset build/runs/$(PROFILE)/dataset
 
 test: $(STAMP) ## the whole test suite, including the notebook smoke run
 	$(BIN)/python -m pytest -q

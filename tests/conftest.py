@@ -30,15 +30,20 @@ def random_walk_tracks(n: int, seed: int = 0, min_len: int = 20, max_len: int = 
     return tracks
 
 
+def walk_trackset(n: int = 40, seed: int = 1, min_len: int = 20, max_len: int = 80) -> TrackSet:
+    """``n`` random-walk tracks in two styles (alternating), split 70/15/15 in order."""
+    n_train, n_val = int(n * 0.7), int(n * 0.15)
+    split = np.array([0] * n_train + [1] * n_val + [2] * (n - n_train - n_val), dtype=np.uint8)
+    return TrackSet.from_tracks(
+        random_walk_tracks(n, seed=seed, min_len=min_len, max_len=max_len),
+        ("bach", "fiddle"), np.arange(n) % 2, split=split, ids=[f"walk{i}" for i in range(n)],
+    )  # fmt: skip
+
+
 @pytest.fixture
 def tiny_trackset() -> TrackSet:
     """40 random-walk tracks in two styles, split 70/15/15."""
-    tracks = random_walk_tracks(40, seed=1)
-    style = np.arange(40) % 2
-    split = np.array([0] * 28 + [1] * 6 + [2] * 6, dtype=np.uint8)
-    return TrackSet.from_tracks(
-        tracks, ("bach", "fiddle"), style, split=split, ids=[f"walk{i}" for i in range(40)]
-    )
+    return walk_trackset(40, seed=1)
 
 
 @pytest.fixture(scope="session")

@@ -159,6 +159,7 @@ def test_train_refuses_bad_values_and_keeps_the_model(tiny_run, capsys):
     train = ["train", "--model", "lm", *tiny_run["where"]]
     cases = [
         (["--threads", "0"], "--threads (setting train.threads) must be more than 0, got 0"),
+        (["--parallel", "0"], "--parallel (setting train.parallel) must be more than 0, got 0"),
         (["--max-steps", "0"], "--max-steps (setting train.max_steps) must be more than 0"),
         (["--max-minutes", "0"], "--max-minutes (setting train.max_minutes) must be more than 0"),
         (
@@ -218,3 +219,16 @@ def test_reproduce_notebook_without_its_outputs_exits_1(fake_notebooks, capsys):
     assert "table_stream.csv" in err
     code, _, err = run_cli(["reproduce", "--profile", "smoke", "--start", "99"], capsys)
     assert code == 1 and "no notebooks selected" in err
+
+
+def test_train_several_models_at_once_reports_each(tiny_run, tmp_path, capsys):
+    where = ["--dataset", tiny_run["dataset"], "--run", str(tmp_path / "run")]
+    argv = ["train", "--model", "lm", "vrash", "lm", *where, "--max-steps", "2"]
+    code, out, _ = run_cli([*argv, "--profile", "smoke", "-q"], capsys)
+    run = paths.RunLayout(tmp_path / "run")
+    lines = out.strip().splitlines()
+    assert code == 0 and [line.split(":")[0] for line in lines] == ["lm", "vrash"]
+    assert all("trained in" in line and "stopped by max_steps" in line for line in lines)
+    assert run.checkpoint("lm").exists() and run.checkpoint("vrash").exists()
+    code, out, _ = run_cli([*argv, "--profile", "smoke", "-q"], capsys)
+    assert code == 0 and out.count("up to date") == 2  # nothing trained twice

@@ -54,13 +54,9 @@ FAULT_SEED = 2024
 
 
 def make_tracks() -> TrackSet:
-    from tests.conftest import random_walk_tracks
+    from tests.conftest import walk_trackset
 
-    return TrackSet.from_tracks(
-        random_walk_tracks(40, seed=1), ("bach", "fiddle"), np.arange(40) % 2,
-        split=np.array([0] * 28 + [1] * 6 + [2] * 6, np.uint8),
-        ids=[f"walk{i}" for i in range(40)],
-    )  # fmt: skip
+    return walk_trackset(40, seed=1)
 
 
 @pytest.fixture(scope="module")

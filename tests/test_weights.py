@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import pickle
 
-import numpy as np
 import pytest
 import torch
 
@@ -40,14 +39,9 @@ MB = 1024 * 1024
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
     """A smoke VRASH trained once, exported to a temporary weights folder."""
-    from tests.conftest import random_walk_tracks
-    from vrashlib.data.tracks import TrackSet
+    from tests.conftest import walk_trackset
 
-    tracks = TrackSet.from_tracks(
-        random_walk_tracks(40, seed=1), ("bach", "fiddle"), np.arange(40) % 2,
-        split=np.array([0] * 28 + [1] * 6 + [2] * 6, np.uint8),
-        ids=[f"walk{i}" for i in range(40)],
-    )  # fmt: skip
+    tracks = walk_trackset(40, seed=1)
     base = tmp_path_factory.mktemp("weights")
     res = train_model("vrash", tracks, CFG, base / "run", progress=False)
     root = base / "weights"
@@ -159,25 +153,42 @@ def test_shipped_weights_of_another_dataset_are_named_with_the_reason(shipped, c
 # ------------------------------------------------- the committed weights/ folder
 PAPER = load_config("paper")
 SHIPPED_KINDS = [k for k in KINDS if (paths.shipped_dir("paper", 0, k) / "manifest.json").exists()]
+# every training seed shipped for the claims ledger (seed 0 always, when shipped at all)
+SHIPPED_SEEDS = sorted(
+    {0}
+    | {
+        int(d.name[len("seed") :])
+        for d in (paths.WEIGHTS / "paper").glob("seed*")
+        if d.name[len("seed") :].isdigit()
+    }
+)
 
 
+@pytest.mark.parametrize("seed", SHIPPED_SEEDS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_committed_weights_match_their_manifest_and_the_paper_config(kind):
-    folder = paths.shipped_dir("paper", 0, kind)
-    if kind not in SHIPPED_KINDS:
-        pytest.skip(f"no shipped weights at {folder} yet: `make figures RETRAIN=1`, `make weights`")
+def test_committed_weights_match_their_manifest_and_the_paper_config(kind, seed):
+    folder = paths.shipped_dir("paper", seed, kind)
+    if not (folder / "manifest.json").exists():
+        if seed == 0:
+            pytest.skip(
+                f"no shipped weights at {folder} yet: `make figures RETRAIN=1`, `make weights`"
+            )
+        pytest.fail(f"training seed {seed} is shipped without its {kind} model ({folder})")
     model, manifest = load_shipped(folder)  # the SHA-256 of the file is checked here
     assert manifest["kind"] == kind and manifest["params"] == count_parameters(model.net)
+    assert manifest["seed"] == seed
     # the probe: bits/event on a few validation tracks stored in the manifest (milliseconds)
     assert probe_bits(model, manifest["probe"]) == pytest.approx(
         manifest["probe"]["bound_total"], abs=1e-4
     )
-    # stale weights would make `make figures` train for most of an hour
+    # stale weights would make `make figures` train for most of an hour, and a stale extra
+    # seed would be left out of the claims ledger
     hp = manifest["hparams"]
     assert manifest["training_revision"] == TRAINING_REVISION
     assert hp["model_cfg"] == dataclasses.asdict(PAPER.model)
     drop = set(HARDWARE_FIELDS)
-    current = {k: v for k, v in dataclasses.asdict(PAPER.train).items() if k not in drop}
+    train = dataclasses.replace(PAPER.train, seed=seed)
+    current = {k: v for k, v in dataclasses.asdict(train).items() if k not in drop}
     assert {k: v for k, v in hp["train_cfg"].items() if k not in drop} == current
     assert manifest["stop_reason"] in ("patience", "max_steps")
 

@@ -19,6 +19,7 @@ list and imports only point down it (``viz`` draws what the others compute):
     - ``network``     one network with two switches (latent code, history), the losses
     - ``module``      the LightningModule, early stopping, its checked checkpoints
     - ``training``    training to convergence, resume (bit-identical), shipped weights used
+    - ``parallel``    several models trained at once, one process and one thread each
     - ``evaluation``  bits per event on a track set, Fig. 4's table
     - ``diagnostics`` what the latent code carries: KL, active units, I_q, teacher-forced accuracy
     - ``weights``     shipped trained models (weights/): safetensors + JSON manifest

@@ -42,7 +42,8 @@ from vrashlib.filter.autorater import auto_ratings, fit_panel
 from vrashlib.filter.ratings import acceptable
 from vrashlib.models.evaluation import evaluate
 from vrashlib.models.module import load_model
-from vrashlib.models.training import fingerprint, retrain_requested, train_model
+from vrashlib.models.parallel import Job, train_models
+from vrashlib.models.training import TrainResult, fingerprint, retrain_requested
 from vrashlib.paths import RunLayout
 from vrashlib.sampling.generate import sample_styles
 from vrashlib.sampling.realism import leap_share, realness_auc, run_share, short_share
@@ -137,11 +138,10 @@ def variant_config(variant: Variant, cfg: Config) -> Config:
 
 
 def measure(
-    variant: Variant, tracks: TrackSet, cfg: Config, run: RunLayout, panel
+    variant: Variant, res: TrainResult, tracks: TrackSet, cfg: Config, panel
 ) -> dict[str, Any]:
-    """Train one variant (or reuse its trained model) and measure it: one table row."""
+    """Measure one trained variant (``res``: its :func:`train_models` result): one table row."""
     vcfg = variant_config(variant, cfg)
-    res = train_model(variant.kind, tracks, vcfg, run.ablation_dir / variant.name, progress=False)
     model = load_model(res.checkpoint)
     val = tracks.select(split="val")
     start = time.perf_counter()
@@ -198,15 +198,21 @@ def run_ablation(tracks: TrackSet, cfg: Config, run: RunLayout) -> pd.DataFrame:
         # fingerprint (config of the variant + dataset + training code) is this one's
         logger.info("ablation: the shipped measurements of %s", shipped)
         done = pd.read_csv(shipped)
-    panel = None
+    todo = []
     for variant in selected(cfg):
         fp = fingerprint(variant.kind, tracks, variant_config(variant, cfg))
         if len(done) and ((done["variant"] == variant.name) & (done["fingerprint"] == fp)).any():
             logger.info("ablation %s: measured before, skipped", variant.name)
-            continue
+        else:
+            todo.append(variant)
+    # train what is missing, cfg.train.parallel at once
+    jobs = {v.name: Job(v.kind, variant_config(v, cfg), run.ablation_dir / v.name) for v in todo}
+    trained = train_models(jobs, tracks, parallel=cfg.train.parallel, progress=False)
+    panel = None
+    for variant in todo:
         if panel is None:
             panel = fit_panel(tracks.select(split="train"))
-        row = measure(variant, tracks, cfg, run, panel)
+        row = measure(variant, trained[variant.name], tracks, cfg, panel)
         done = pd.concat([done[done["variant"] != variant.name], pd.DataFrame([row])])
         _write_results(run, done)
     names = [v.name for v in selected(cfg)]

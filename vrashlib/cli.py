@@ -193,7 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=prepare_command)
 
     p = command("train", "train LM, VAE or VRASH on a prepared dataset")
-    p.add_argument("--model", required=True, choices=list(KINDS), help="model kind")
+    p.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        choices=list(KINDS),
+        help="model kinds; several train at once (train.parallel), one thread each",
+    )
     _add_locations(p)
     p.add_argument(
         "--max-steps",
@@ -220,7 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-nodes", type=int, default=None, help=_from_config("train.num_nodes", "nodes")
     )
     p.add_argument(
-        "--threads", type=int, default=None, help=_from_config("train.threads", "torch threads")
+        "--threads",
+        type=int,
+        default=None,
+        help=_from_config("train.threads", "torch threads of a model trained on its own"),
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help=_from_config("train.parallel", "models trained at once, one thread each"),
     )
     p.add_argument(
         "--force",
@@ -496,37 +511,42 @@ def prepare_command(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """``vrash train --model vrash``: train (or resume) one model on the dataset."""
+    """``vrash train --model vrash [vae ...]``: train (or resume) models on the dataset,
+    several at once (``train.parallel``, one process and one thread each)."""
     options = {
         f"train.{name}": getattr(args, name)
         for name in (
             "max_steps", "max_minutes", "accelerator", "devices", "strategy", "num_nodes",
-            "threads",
+            "threads", "parallel",
         )
     }  # fmt: skip
     cfg = _config(args, options)
     _need_positive(
         cfg, {"train.max_steps": "--max-steps", "train.max_minutes": "--max-minutes",
-              "train.threads": "--threads", "train.num_nodes": "--num-nodes"},
+              "train.threads": "--threads", "train.num_nodes": "--num-nodes",
+              "train.parallel": "--parallel"},
     )  # fmt: skip
     run, dataset = _locate(args)
     _need_dataset(dataset, args)
 
     from vrashlib.data.prepare import load_prepared
-    from vrashlib.models.training import train_model
+    from vrashlib.models.parallel import Job, train_models
 
     tracks = load_prepared(dataset).tracks
-    result = train_model(args.model, tracks, cfg, run.model_dir(args.model), force=args.force)
-    history = result.history
-    val = history[history["split"] == "val"] if len(history) else history
-    best = f"{val['bound_total'].min():.3f} bits/event" if len(val) else "n/a"
-    state = {"cached": "up to date", "shipped": "from the shipped weights"}.get(
-        result.source, f"trained in {result.seconds:.1f} s (stopped by {result.stop_reason})"
-    )
-    print(
-        f"{args.model}: {state}, {result.params} parameters, best val {best}; "
-        f"checkpoint: {result.checkpoint}"
-    )
+    kinds = list(dict.fromkeys(args.model))  # in the order given, once each
+    jobs = {kind: Job(kind, cfg, run.model_dir(kind)) for kind in kinds}
+    results = train_models(jobs, tracks, parallel=cfg.train.parallel, force=args.force)
+    for kind, result in results.items():
+        history = result.history
+        val = history[history["split"] == "val"] if len(history) else history
+        best = f"{val['bound_total'].min():.3f} bits/event" if len(val) else "n/a"
+        state = {"cached": "up to date", "shipped": "from the shipped weights"}.get(
+            result.source, f"trained in {result.seconds:.1f} s (stopped by {result.stop_reason})"
+        )
+        print(
+            f"{kind}: {state}, {result.params} parameters, best val {best}; "
+            f"checkpoint: {result.checkpoint}"
+        )
     return 0
 
 

@@ -37,6 +37,7 @@ import os
 import signal
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -145,7 +146,9 @@ def _devices(value: int | str) -> int | str:
     return int(value) if isinstance(value, str) and value.isdigit() else value
 
 
-def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
+def make_trainer(
+    cfg: Config, out_dir: Path, *, progress: bool, callbacks: Sequence[pl.Callback] = ()
+) -> pl.Trainer:
     t = cfg.train
     return pl.Trainer(
         accelerator=t.accelerator,
@@ -160,7 +163,7 @@ def make_trainer(cfg: Config, out_dir: Path, *, progress: bool) -> pl.Trainer:
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=t.grad_clip or None,
-        callbacks=[_LastCheckpoint(out_dir)],
+        callbacks=[_LastCheckpoint(out_dir), *callbacks],
         plugins=[AtomicCheckpointIO()],
         logger=False,
         enable_checkpointing=False,  # _LastCheckpoint + best weights in memory instead
@@ -291,31 +294,26 @@ def _stop_reason(trainer: pl.Trainer, cfg: Config) -> str:
     return STOP_MAX_EPOCHS
 
 
-def train_model(
+def ready_model(
     kind: str,
     tracks: TrackSet,
     cfg: Config,
     out_dir: str | Path,
     *,
-    progress: bool = True,
     force: bool = False,
     weights_root: str | Path | None = None,
-) -> TrainResult:
-    """Train ``kind`` on the train split of ``tracks``; writes ``model.ckpt``, ``history.csv``.
-
-    Validation (bits/event) runs every ``cfg.train.val_every_steps`` steps; the
-    weights with the best validation bound are kept. ``force`` (or
-    ``VRASH_RETRAIN=1``) retrains even when an up-to-date ``model.ckpt`` or
-    matching shipped weights exist. ``weights_root``: where shipped weights are
-    looked for (default ``weights/``).
-    """
+) -> TrainResult | None:
+    """What :func:`train_model` would use without training (None: it must train): an
+    up-to-date ``model.ckpt`` in ``out_dir``, or shipped weights of this fingerprint
+    (written there as ``model.ckpt``). Nothing with ``force`` or ``VRASH_RETRAIN=1``."""
     check_kind(kind)
-    force = force or retrain_requested()
+    if force or retrain_requested():
+        return None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fp = fingerprint(kind, tracks, cfg)
     final = out_dir / paths.MODEL_FILE
-    if final.exists() and not force:
+    if final.exists():
         try:
             payload = read_checkpoint(final)
         except ValueError as err:  # damaged, or not a model checkpoint: train it again
@@ -327,10 +325,37 @@ def train_model(
                     "%s: %s is up to date (same config and data), not retrained", kind, final
                 )
                 return _result(kind, final, payload, source="cached")
-    if not force:
-        shipped = _use_shipped(kind, cfg, fp, final, weights_root, tracks.content_hash())
-        if shipped is not None:
-            return shipped
+    return _use_shipped(kind, cfg, fp, final, weights_root, tracks.content_hash())
+
+
+def train_model(
+    kind: str,
+    tracks: TrackSet,
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    force: bool = False,
+    weights_root: str | Path | None = None,
+    callbacks: Sequence[pl.Callback] = (),
+) -> TrainResult:
+    """Train ``kind`` on the train split of ``tracks``; writes ``model.ckpt``, ``history.csv``.
+
+    Validation (bits/event) runs every ``cfg.train.val_every_steps`` steps; the
+    weights with the best validation bound are kept. ``force`` (or
+    ``VRASH_RETRAIN=1``) retrains even when an up-to-date ``model.ckpt`` or
+    matching shipped weights exist (:func:`ready_model`). ``weights_root``: where
+    shipped weights are looked for (default ``weights/``). ``callbacks``: more
+    Lightning callbacks (:mod:`vrashlib.models.parallel` reports progress with one).
+    Several models at once: :func:`vrashlib.models.parallel.train_models`.
+    """
+    ready = ready_model(kind, tracks, cfg, out_dir, force=force, weights_root=weights_root)
+    if ready is not None:
+        return ready
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint(kind, tracks, cfg)
+    final = out_dir / paths.MODEL_FILE
 
     with torch_threads(cfg.train.threads):
         pl.seed_everything(cfg.train.seed, workers=True, verbose=False)
@@ -344,7 +369,7 @@ def train_model(
         )
         resume = _resume_point(out_dir, fp, kind)
         with quiet_lightning(), _ctrl_c_stays_ctrl_c(kind, out_dir):
-            trainer = make_trainer(cfg, out_dir, progress=progress)
+            trainer = make_trainer(cfg, out_dir, progress=progress, callbacks=callbacks)
             trainer.fit(module, datamodule=dm, ckpt_path=resume)
         if not trainer.is_global_zero:
             return _result(kind, final, None)

@@ -53,7 +53,9 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FORMAT = "vrash-weights/1"
 # Settings of ``cfg.train`` that do not change the trained weights (the hardware they
 # train on): ``vrashlib.models.training.fingerprint`` leaves them out.
-HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes", "threads", "num_workers")
+HARDWARE_FIELDS = (
+    "accelerator", "devices", "strategy", "num_nodes", "threads", "parallel", "num_workers",
+)  # fmt: skip
 PROBE_TRACKS = 4  # validation tracks in the manifest's probe
 PROBE_EVENTS = 64  # events per probe track (a prefix): the probe runs in milliseconds
 PROBE_SEED = 0  # the seed of the probe's posterior noise (``evaluate``)
