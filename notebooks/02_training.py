@@ -76,7 +76,8 @@ print(f"model: {cfg.model}\ntraining: {cfg.train}")
 # seed), with `cfg.train.max_steps` and `cfg.train.max_minutes` as safety caps;
 # the weights with the best validation bound are kept. The three train at once
 # (`cfg.train.parallel`), each in its own process with one thread: on two cores that
-# takes about half the time of one after another, and gives the same weights.
+# takes about half the time of one after another and, at the paper's widths, gives the
+# same weights.
 
 # %%
 jobs = {kind: Job(kind, cfg, run.model_dir(kind)) for kind in ("lm", "vae", "vrash")}

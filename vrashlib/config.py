@@ -179,7 +179,8 @@ class TrainConfig:
     threads: int = 2
     # Models trained at once (notebook 02, the ablation), each in its own process with one
     # thread (``vrashlib.models.parallel``): on 2 cores three at once take about half the
-    # time of one after another with `threads` threads, and give the same weights.
+    # time of one after another with `threads` threads, and (at the paper's widths) give the
+    # same weights.
     # 1 = one after another, in the calling process, with `threads` threads.
     parallel: int = 3
     num_workers: int = 0

@@ -6,11 +6,13 @@ model and several models at once use the cores fully: the three models of the pa
 profile train in about half the time they take one after another with two threads
 (``benchmarks/bench_models.py --parallel`` measures both).
 
-The weights are the same either way. Each process runs :func:`train_model` with the
-config it was given, ``train.threads`` set to 1; the number of threads is not part
-of a model's fingerprint, and the pinned kernels (:mod:`vrashlib.reproducibility`:
-MKL in its strict reproducible mode) make the arithmetic independent of it
-(``tests/test_parallel_training.py``).
+Each process runs :func:`train_model` with the config it was given, ``train.threads``
+set to 1; the number of threads is not part of a model's fingerprint. At the paper
+profile's widths the pinned kernels (:mod:`vrashlib.reproducibility`: MKL in its
+strict reproducible mode) make the weights independent of it
+(``tests/test_parallel_training.py``, and ``benchmarks/bench_parallel_training.py``
+against the shipped weights). At very small widths (the smoke profile's 16) some
+matrix products are not covered: there the last bits depend on the thread count.
 
 :func:`train_models` is what notebook 02 and the ablation call: it first uses what
 is already there (an up-to-date model, or matching shipped weights), then trains
