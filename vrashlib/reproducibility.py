@@ -27,7 +27,10 @@ mutual information): their float work is elementwise or summed in a fixed order.
 torch load, and child processes such as the notebooks' kernels inherit them) on
 CPUs of the x86-64-v3 level (AVX2, FMA, ...: Intel since 2013, AMD since 2015), where
 every one of them can run. Elsewhere (ARM, older CPUs) nothing is pinned and
-results may differ between CPU models within the tolerance the README gives.
+results may differ between CPU models within the tolerance the README gives. The
+same bits hold across Intel CPUs; on an AMD EPYC the pinned kernels run, but training
+differed from the Intel run in the 8th digit from the first steps, and so became
+another model (README, "The same numbers on another machine").
 ``VRASH_NATIVE_KERNELS=1`` opts out (each CPU's fastest kernels, at the price of
 CPU-dependent numbers); a variable the user has set is never overwritten.
 """
