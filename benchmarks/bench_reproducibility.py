@@ -42,6 +42,7 @@ from vrashlib.reproducibility import (
     OPT_OUT,
     PINNED,
     compare_reference,
+    cpu_vendor,
     kernel_status,
     reference_numbers,
     run_digests,
@@ -269,6 +270,7 @@ def write_reference(build: Path | None) -> None:
         build = _smoke_run(dict(os.environ))
     new = {
         "pinned": kernel_status().pinned,
+        "cpu_vendor": cpu_vendor(),
         "tables": reference_numbers(build / "figures" / "smoke"),
         "digests": run_digests(build / "runs" / "smoke"),
     }

@@ -226,7 +226,7 @@ def test_train_several_models_at_once_reports_each(tiny_run, tmp_path, capsys):
     argv = ["train", "--model", "lm", "vrash", "lm", *where, "--max-steps", "2"]
     code, out, _ = run_cli([*argv, "--profile", "smoke", "-q"], capsys)
     run = paths.RunLayout(tmp_path / "run")
-    lines = out.strip().splitlines()
+    lines = [line for line in out.splitlines() if line.startswith(("lm:", "vrash:"))]
     assert code == 0 and [line.split(":")[0] for line in lines] == ["lm", "vrash"]
     assert all("trained in" in line and "stopped by max_steps" in line for line in lines)
     assert run.checkpoint("lm").exists() and run.checkpoint("vrash").exists()

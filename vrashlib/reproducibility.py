@@ -107,6 +107,21 @@ def cpu_flags() -> frozenset[str] | None:
     return None
 
 
+def cpu_vendor() -> str | None:
+    """The CPU's vendor as Linux names it (``GenuineIntel``, ``AuthenticAMD``), or None.
+
+    Pinned kernels give the same bits across CPUs of one vendor; between vendors
+    training differs in the last bits (README, "The same numbers on another machine")."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _cannot_pin(env) -> str:
     """Why the kernels of :data:`PINNED` cannot or must not be pinned here ("" if they can)."""
     if env.get(OPT_OUT, "") not in ("", "0"):

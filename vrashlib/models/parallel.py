@@ -153,9 +153,10 @@ def _train_in_processes(
                 bars[name].update(bars[name].total - bars[name].n)
                 bars[name].close()
     except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()  # they resume from their last checkpoint next time
         pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()  # they resume from their last checkpoint next time
+            proc.join(timeout=10)
         logger.warning(
             "training stopped; run it again to resume %s from their last checkpoints",
             ", ".join(n for n in todo if n not in results),
