@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from vrashlib import paths
+from vrashlib.analysis.seeds import shipped_seeds
 from vrashlib.config import load_config
 from vrashlib.models import KINDS
 from vrashlib.models.module import read_checkpoint
@@ -154,14 +155,7 @@ def test_shipped_weights_of_another_dataset_are_named_with_the_reason(shipped, c
 PAPER = load_config("paper")
 SHIPPED_KINDS = [k for k in KINDS if (paths.shipped_dir("paper", 0, k) / "manifest.json").exists()]
 # every training seed shipped for the claims ledger (seed 0 always, when shipped at all)
-SHIPPED_SEEDS = sorted(
-    {0}
-    | {
-        int(d.name[len("seed") :])
-        for d in (paths.WEIGHTS / "paper").glob("seed*")
-        if d.name[len("seed") :].isdigit()
-    }
-)
+SHIPPED_SEEDS = sorted({0, *shipped_seeds(PAPER)})
 
 
 @pytest.mark.parametrize("seed", SHIPPED_SEEDS)

@@ -151,7 +151,6 @@ def _train_in_processes(
                 except Exception as err:
                     raise RuntimeError(f"training {name} failed: {err}") from err
                 bars[name].update(bars[name].total - bars[name].n)
-                bars[name].close()
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
