@@ -71,7 +71,8 @@ format: $(STAMP) ## ruff fix + format
 bench: $(STAMP) ## run the benchmarks (prints figures and ratios)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-mutation: $(STAMP) ## mutation testing of the science modules (slow: 40+ min on 2 cores): score, survivors
+mutation: $(STAMP) ## plant the audit's bugs, then mutation-test the science modules (slow: 40+ min on 2 cores): score, survivors
+	nice -n 10 $(BIN)/python benchmarks/planted_bugs.py
 	nice -n 10 $(BIN)/python benchmarks/mutation.py
 
 clean: ## remove build outputs (keeps .venv and the committed figures)

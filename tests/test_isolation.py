@@ -370,14 +370,16 @@ def test_make_loader_crops_shuffles_by_seed_and_refuses_an_empty_set():
     assert list(tracks.lengths[flat]) == sorted(tracks.lengths)
     assert make_loader(tracks, 4, max_len=6, shuffle=False, num_workers=1).persistent_workers
     assert not make_loader(tracks, 4, max_len=6, shuffle=False).persistent_workers
-    with pytest.raises(ValueError, match="cannot build batches from an empty track set"):
+    with pytest.raises(ValueError, match="^cannot build batches from an empty track set$"):
         make_loader(tracks.subset([]), 4, max_len=6, shuffle=False)
-    with pytest.raises(ValueError, match=r"load_prepared\(\.\.\.\)\.tracks has them"):
+    with pytest.raises(
+        ValueError, match=r"\(vrashlib.data.prepare.load_prepared\(\.\.\.\)\.tracks has them\)$"
+    ):
         MelodyDataModule(tracks.subset([]), batch_size=4, max_len=8, num_workers=0, seed=0)
 
 
 def test_select_names_an_unknown_split_or_style():
-    tracks = _corpus(6)
+    tracks = _corpus(60)
     with pytest.raises(
         KeyError, match=r"unknown split 'dev'; use one of \['train', 'val', 'test'\]"
     ):
@@ -386,6 +388,10 @@ def test_select_names_an_unknown_split_or_style():
         tracks.select(style="jazz")
     both = tracks.select(split="train", style="b")
     assert set(both.style_names()) == {"b"} and (both.split == TRAIN).all()
+    want = [i for i in range(60) if tracks.style[i] == 1 and tracks.split[i] == TRAIN]
+    assert list(both.ids) == [tracks.ids[i] for i in want] and 0 < len(want) < 20
+    assert len(tracks.select(style="b")) == 20
+    assert len(tracks.select(split="val")) == int((tracks.split == VAL).sum()) > 0
 
 
 def test_one_batch_is_one_batch_with_or_without_shuffling():
@@ -394,3 +400,94 @@ def test_one_batch_is_one_batch_with_or_without_shuffling():
     for shuffle in (False, True):
         s = BucketBatchSampler(np.array([5, 3]), 4, max_len=None, shuffle=shuffle)
         assert len(s) == len(_batches(s)) == 1
+
+
+def test_a_resumed_epoch_skips_the_batches_already_trained_on_once():
+    """``resume(epoch, done)``: the next pass, if it is of ``epoch``, starts at batch
+    ``done`` of that epoch's order; the pass after it, and a pass of another epoch,
+    are whole."""
+    from vrashlib.data.datamodule import BucketBatchSampler
+
+    lengths = np.arange(40) % 9 + 2
+
+    def sampler(epoch):
+        s = BucketBatchSampler(lengths, 4, max_len=6, shuffle=True, seed=3)
+        s.set_epoch(epoch)
+        return s
+
+    full = _batches(sampler(2))
+    s = sampler(2)
+    s.resume(2, 3)
+    assert _batches(s) == full[3:]
+    assert _batches(s) == full  # once only
+    other = sampler(4)
+    other.resume(2, 3)  # a run resumed at another epoch's point: this pass is whole
+    assert _batches(other) == _batches(sampler(4))
+
+
+def test_crop_windows_are_drawn_for_each_track():
+    """Equally long tracks get their own crop windows within one epoch."""
+    from vrashlib.data.datamodule import BucketBatchSampler
+
+    s = BucketBatchSampler(np.full(200, 30), 8, max_len=10, shuffle=True, seed=0)
+    starts = [start for b in _batches(s) for _, start in b]
+    assert len(set(starts)) > 15  # 22 possible starts (31 events, windows of 10)
+    assert min(starts) >= 0 and max(starts) <= 21
+
+
+def test_fewer_batches_than_ranks_gives_rank_0_the_only_batch():
+    from vrashlib.data.datamodule import BucketBatchSampler
+
+    got = []
+    for rank in range(3):
+        s = BucketBatchSampler(np.arange(8) + 2, 4, max_len=None, shuffle=True, rank=rank, world=3)
+        got.append(_batches(s))
+    assert len(got[0]) == 1 and got[1] == [] and got[2] == []
+
+
+# ------------------------------------------------------- pieces and copies (data.split)
+def _events(*pitches, dur=3):
+    """A track of MIDI pitches (``None``: a rest)."""
+    from vrashlib.data.encoding import OCT_NONE, REST
+
+    rows = [(REST, OCT_NONE, dur) if p is None else (p % 12, p // 12 - 1, dur) for p in pitches]
+    return np.array(rows, np.int16)
+
+
+def test_contour_key_is_blind_to_transposition_only():
+    from vrashlib.data.split import contour_key
+
+    tune = _events(None, 60, 62, None, 59)
+    assert contour_key(tune) == contour_key(_events(None, 65, 67, None, 64))  # a fourth up
+    assert contour_key(tune) != contour_key(_events(None, 60, 63, None, 59))  # one step wider
+    assert contour_key(tune) != contour_key(_events(None, 60, 62, None, 59, dur=4))  # slower
+    assert contour_key(tune) != contour_key(_events(60, None, 62, None, 59))  # a rest moved
+    # one note, and no note at all, have keys too
+    assert contour_key(_events(72)) == contour_key(_events(60)) != contour_key(_events(None))
+    assert contour_key(_events(None, None)) != contour_key(_events(None))
+
+
+def test_piece_groups_join_copies_through_chains_and_skip_dropped_tracks():
+    from vrashlib.data.ingest import TrackOutcome
+    from vrashlib.data.sources import WorkUnit
+    from vrashlib.data.split import piece_groups
+
+    def out(tid, events):
+        return TrackOutcome(tid, events, 0.25, None if events is not None else "short", 4, 2.0, 1)
+
+    a, b, c = _events(60, 62, 64), _events(60, 59, 57), _events(60, 67, 60)
+    units = [WorkUnit(f"f{i}.mid", f"s/f{i}.mid", "s", "pop", "midi") for i in range(4)]
+    results = [
+        (None, [out("u0#0", a)]),
+        (None, [out("u1#0", None), out("u1#1", c)]),  # a dropped track, then a kept one
+        (None, [out("u2#0", b), out("u2#1", a + 0)]),  # shares a with unit 0
+        (None, [out("u3#0", _events(55, 54, 52))]),  # b a fifth lower: joins unit 2, so 0
+    ]
+    groups = piece_groups(units, results)
+    assert groups == {"u0#0": 0, "u1#1": 1, "u2#0": 0, "u2#1": 0, "u3#0": 0}
+
+
+def test_split_names_mismatched_group_ids():
+    with pytest.raises(ValueError, match="^3 group ids for 4 tracks$"):
+        split_tracks(np.zeros(4, int), val_fraction=0.2, test_fraction=0.2, seed=0,
+                     groups=np.arange(3))  # fmt: skip

@@ -215,6 +215,32 @@ def test_features_of_tiny_tracks():
     assert two["win8_min"] == 1.0 and two["win8_mean"] == 1.0
 
 
+def test_a_tracks_features_do_not_depend_on_the_other_tracks():
+    """Each row is the track's own: computed in a set (here with a one-event track last,
+    whose segment has no consecutive pair) or alone, the same numbers."""
+    from tests.conftest import random_walk_tracks
+
+    tracks = [*random_walk_tracks(4, seed=3, min_len=5, max_len=40), _track((3, 4, 1))]
+    both = compute_features(_set(tracks), (1, 4, 8))
+    assert both.index.name == "track_id"
+    for i in range(len(tracks)):
+        alone = compute_features(_set([tracks[i]]), (1, 4, 8))
+        np.testing.assert_allclose(both.iloc[i].to_numpy(), alone.iloc[0].to_numpy(), atol=1e-12)
+    one = compute_features(_set(tracks), (4,))
+    np.testing.assert_array_equal(one["win4_mean"], both["win4_mean"])
+    with pytest.raises(ValueError, match=r"windows must be positive event counts, got \(4, 0\)"):
+        compute_features(_set(tracks), (4, 0))
+
+
+def test_features_of_no_tracks_and_of_one_event_tracks():
+    cols = compute_features(_set([_track((3, 4, 1), (5, 4, 1))]), (8,)).columns
+    empty = compute_features(_set([]), (8,))
+    assert list(empty.columns) == list(cols) and len(empty) == 0
+    assert empty.index.name == "track_id"
+    ones = compute_features(_set([_track((3, 4, 1)), _track((None, 0, 2))]), (8,))
+    assert list(ones.columns) == list(cols) and (ones.to_numpy() == 0).all()
+
+
 # -------------------------------------------------------- precision and recall
 @pytest.mark.parametrize(
     ("pred", "good", "precision", "recall"),
@@ -571,11 +597,48 @@ def test_stream_filter_falls_back_when_either_class_is_rare(n_good, pooled):
     assert flt.info["n_tracks"] == (70 if pooled else 30)
     if pooled:
         n_bad = 30 - n_good
-        assert f"only {n_good} acceptable / {n_bad} unacceptable" in flt.info["pool"]
+        assert flt.info["pool"] == (
+            f"only {n_good} acceptable / {n_bad} unacceptable tracks of the stream's model and "
+            f"style (< 10); fitted on 70 pooled tracks ({n_good + 20} acceptable), entropy "
+            "features only"
+        )
     else:
         assert (
             flt.info["pool"] == f"30 tracks of the stream's model and style ({n_good} acceptable)"
         )
+
+
+@pytest.mark.parametrize("n_good", [15, 3])
+def test_stream_filter_is_fitted_as_asked(monkeypatch, n_good):
+    """Method, seed, windows and rule count reach the fit, own pool or pooled; the pooled
+    fit sees entropy features only (no latent) and boolean labels."""
+    calls = []
+
+    def spy(name):
+        real = getattr(classifiers.Filter, name).__func__
+
+        def fit(cls, data, y, **kw):
+            calls.append((name, data, np.asarray(y).copy(), kw))
+            return real(cls, data, y, **kw)
+
+        return classmethod(fit)
+
+    for name in ("fit", "fit_features"):
+        monkeypatch.setattr(classifiers.Filter, name, spy(name))
+    ts, good = _rated_walks(30, n_good)
+    extra = compute_features(_rated_walks(40, 20, seed=1)[0], (8, 16), include_latent=False)
+    extra_good = (np.arange(40) % 2).tolist()  # labels as a list of ints
+    kw = dict(method="heuristic", seed=7, windows=(8, 16), max_rules=3)
+    classifiers.fit_stream_filter(ts, good, fallback=(extra, extra_good), **kw)
+    ((name, data, y, got),) = [c for c in calls if c[0] in ("fit", "fit_features")][:1]
+    assert got == kw
+    if n_good >= 10:
+        assert name == "fit" and data is ts
+    else:
+        assert name == "fit_features" and len(data) == 70
+        assert not any(c.startswith("latent") for c in data.columns)
+        assert list(data.columns) == list(extra.columns)
+        assert y.dtype == bool and y.sum() == n_good + 20
 
 
 def test_strict_heuristics_split_is_seeded(monkeypatch):
@@ -656,3 +719,89 @@ def test_find_rules_takes_labels_as_zeros_and_ones():
     rules = find_rules(f, ints, max_rules=2)
     assert rules == find_rules(f, ints.astype(bool), max_rules=2)
     assert apply_rules(rules, f).tolist() == [False] * 3 + [True] * 3
+
+
+# ------------------------------------------------------ the classifiers as configured
+@pytest.mark.parametrize("method", list(METHODS))
+def test_classifiers_are_built_as_the_protocols_say(method):
+    """Our protocol weights the classes ("balanced"), the paper's does not; the scaler
+    comes first; the seed reaches the classifier; otherwise scikit-learn's defaults."""
+    model = classifiers.make_classifier(method, 3)
+    assert [name for name, _ in model.steps] == ["scale", "clf"]
+    p = model.get_params()
+    assert p["clf__class_weight"] == "balanced" and p["clf__random_state"] == 3
+    paper = classifiers.make_classifier(method, 3, class_weight=None).get_params()
+    assert paper["clf__class_weight"] is None
+    assert classifiers.make_classifier(method).get_params()["clf__random_state"] == 0
+    want = {
+        "logreg": {"max_iter": 2000},
+        "svc_linear": {"kernel": "linear"},
+        "svc_rbf": {"kernel": "rbf", "gamma": "scale"},
+    }[method]
+    assert {k: p[f"clf__{k}"] for k in want} == want
+
+
+def test_classifier_score_is_the_probability_or_the_logistic_margin():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    y = x[:, 0] + 0.3 * rng.normal(size=60) > 0
+    for method in METHODS:
+        model = classifiers.make_classifier(method).fit(x, y)
+        score = classifiers.classifier_score(model, x)
+        if method == "logreg":
+            want = model.predict_proba(x)[:, 1]
+        else:
+            want = 1.0 / (1.0 + np.exp(-model.decision_function(x)))
+        np.testing.assert_allclose(score, want, rtol=1e-12)
+        assert ((score > 0.5) == model.predict(x)).all()
+
+
+def test_table1_default_seed_is_0():
+    rng = np.random.default_rng(1)
+    feats = pd.DataFrame(rng.normal(size=(80, 2)), columns=["a", "b"])
+    good = feats["a"].to_numpy() + 0.5 * rng.normal(size=80) > 0.3
+    kw = dict(shares=(0.3,), methods=("logreg",))
+    pd.testing.assert_frame_equal(table1(feats, good, **kw), table1(feats, good, seed=0, **kw))
+    assert not table1(feats, good, **kw).equals(table1(feats, good, seed=5, **kw))
+
+
+def test_filter_fit_and_accept_by_hand():
+    ts, good = _rated_walks(40, 15)
+    flt = classifiers.Filter.fit(ts, good, windows=(8, 24))
+    assert flt.method == "logreg" and flt.windows == (8, 24)
+    assert flt.info == {"n_tracks": 40, "n_good": 15, "seed": 0}
+    assert classifiers.Filter.fit(ts, good, windows=(8, 24), seed=4).info["seed"] == 4
+    cols = compute_features(ts, (8, 24), include_latent=True).columns
+    assert flt.columns == tuple(cols) and flt.uses_latent
+    same = classifiers.Filter.fit_features(compute_features(ts, (8, 24)), good, windows=(8, 24))
+    np.testing.assert_array_equal(flt.score(ts), same.score(ts))
+    assert same.method == "logreg" and same.info["seed"] == 0  # the defaults
+    # accepted: a score strictly above the threshold
+    score = flt.score(ts)
+    flt.threshold = float(np.sort(score)[20])
+    assert flt.accept(ts).sum() == 19 and flt.accept(ts).dtype == bool
+    empty = flt.accept(ts.subset([]))
+    assert empty.dtype == bool and empty.shape == (0,)
+    # a filter fitted with latent needs tracks with a latent of that size
+    no_z = TrackSet.from_tracks(list(ts), ts.styles, ts.style)
+    with pytest.raises(ValueError, match="fitted with 2 latent coordinates; the tracks have None"):
+        flt.score(no_z)
+    wide = TrackSet.from_tracks(list(ts), ts.styles, ts.style, latent=np.zeros((40, 3)))
+    with pytest.raises(ValueError, match="fitted with 2 latent coordinates; the tracks have 3"):
+        flt.score(wide)
+
+
+def test_heuristic_filter_needs_its_rule_count_and_keeps_its_info():
+    ts, good = _rated_walks(40, 15)
+    feats = compute_features(ts, (8, 16), include_latent=False)
+    with pytest.raises(
+        ValueError, match=r"^method='heuristic' needs max_rules \(cfg.filter.heuristic_max_rules\)$"
+    ):
+        classifiers.Filter.fit_features(feats, good, method="heuristic", windows=(8, 16))
+    flt = classifiers.Filter.fit_features(
+        feats, good, method="heuristic", windows=(8, 16), max_rules=2, seed=4
+    )
+    assert flt.info == {"n_tracks": 40, "n_good": 15, "seed": 4}
+    assert flt.score(ts).shape == (40,)
+    flt.rules = ()
+    assert flt.score(ts).tolist() == [1.0] * 40 and flt.accept(ts).all()

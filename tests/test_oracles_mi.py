@@ -186,6 +186,75 @@ def test_token_codes_by_hand():
     assert len(set(event.tolist())) == 4
 
 
+def _notes(*pitches) -> np.ndarray:
+    """A track of MIDI pitches (``None``: a rest), duration 1 each."""
+    rows = [
+        (REST, OCT_NONE, DUR_ONE) if p is None else (p % 12, p // 12 - 1, DUR_ONE) for p in pitches
+    ]
+    return np.array(rows, np.int16)
+
+
+def test_interval_token_at_the_edges_by_hand():
+    # codes: 0..24 = steps -12..+12, 25 leap down, 26 leap up, 27 rest, 28 a track's first note
+    first = _notes(None, 60, 72, 59, 72, 85, None, None, 71)
+    # a rest before any note; the first note; +12 (the last step); -13 and +13 (the first
+    # leaps); +13 again; two rests, then -14 from the note before them (rests are skipped)
+    second = _notes(65, 65, 53)  # the next track starts afresh: first note; 0; -12
+    ts = TrackSet.from_tracks([first, second], ("x",), [0, 0])
+    want = [27, 28, 24, 25, 26, 26, 27, 27, 25, 28, 12, 0]
+    assert mi.token_codes(ts, "interval").tolist() == want
+    alone = TrackSet.from_tracks([second], ("x",), [0])
+    assert mi.token_codes(alone, "interval").tolist() == [28, 12, 0]
+    empty = TrackSet.from_tracks([np.zeros((0, 3), np.int16)], ("x",), [0])
+    assert mi.token_codes(empty, "interval").tolist() == []
+
+
+def test_bootstrap_weights_are_the_set_then_resamples_of_it():
+    rng = np.random.default_rng(0)
+    w = mi.bootstrap_weights(5, 400, rng)
+    assert w.shape == (401, 5)
+    assert (w[0] == 1).all()
+    assert (w.sum(axis=1) == 5).all() and (w == np.round(w)).all() and (w >= 0).all()
+    # each track is drawn 5 times with chance 1/5 in each resample: mean 1, variance 4/5
+    assert w[1:].mean() == pytest.approx(1.0, abs=0.05)
+    assert w[1:].var() == pytest.approx(0.8, abs=0.1)
+    assert not (w[1:] == 1).all(axis=1).all()  # resamples, not copies of the set
+    assert mi.bootstrap_weights(0, 3, rng).shape == (4, 0)
+
+
+def test_mi_rows_weights_are_copies_of_tracks():
+    """A track of weight 2 counts as two copies of it, weight 0 as none: the rows of
+    ``mi_rows`` equal ``mutual_information`` on the set with tracks repeated or dropped."""
+    rng = np.random.default_rng(3)
+    tracks = [_notes(*rng.integers(55, 70, size=n)) for n in (12, 9, 15, 7)]
+    ts = TrackSet.from_tracks(tracks, ("x",), [0, 0, 0, 0])
+    distances = [1, 2, 3, 8, 13]
+    weights = np.array([[1, 1, 1, 1], [2, 0, 1, 3], [0, 0, 4, 0]])
+    for estimator in ("plugin", "grassberger"):
+        for token in ("pitch", "interval"):
+            rows = mi.mi_rows(ts, distances, weights, token=token, estimator=estimator)
+            assert rows.shape == (3, 5)
+            for w, row in zip(weights, rows, strict=True):
+                copies = [t for t, k in zip(tracks, w, strict=True) for _ in range(k)]
+                ref = TrackSet.from_tracks(copies, ("x",), [0] * len(copies))
+                want = mi.mutual_information(ref, distances, token=token, estimator=estimator)
+                np.testing.assert_allclose(row, want, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert np.isnan(mi.mi_rows(ts, [16], weights)).all()
+    assert mi.mi_rows(ts, [1], np.ones(4)).shape == (1, 1)  # one row of weights
+    single = ts.subset([2])  # one track is a set like any other
+    np.testing.assert_allclose(
+        mi.mi_rows(single, distances, np.ones((1, 1)))[0],
+        mi.mutual_information(single, distances),
+        rtol=1e-12,
+    )
+    none = TrackSet.from_tracks([], ("x",), np.zeros(0, int))
+    assert np.isnan(mi.mi_rows(none, [1, 2], np.ones((2, 0)))).all()
+    with pytest.raises(ValueError, match="3 columns for 4 tracks"):
+        mi.mi_rows(ts, [1], np.ones((2, 3)))
+    with pytest.raises(ValueError, match="estimator"):
+        mi.mi_rows(ts, [1], np.ones((1, 4)), estimator="nsb")
+
+
 # ---------------------------------------------------------------------- fits
 def test_fit_decay_recovers_exact_exponential_and_power_law():
     d = np.array([1, 2, 4, 8, 16, 32], float)
@@ -237,3 +306,168 @@ def test_fit_table_has_one_fit_per_curve():
     assert table["better"].tolist() == ["exponential", "power_law", "n/a"]
     assert table.loc[0, "xi"] == pytest.approx(3.0) and table.loc[1, "alpha"] == pytest.approx(0.5)
     assert "n_tracks" not in mi.fit_table(curves).columns
+
+
+# ------------------------------------------------------- edges, worked out by hand
+def test_pitch_and_event_codes_are_one_to_one_over_the_whole_vocabulary():
+    from vrashlib.data.encoding import DUR_NONE, N_OCTAVES, N_PITCH_CLASSES
+
+    notes = [(pc, o) for pc in range(N_PITCH_CLASSES) for o in range(N_OCTAVES)]
+    pitches = [*notes, (REST, OCT_NONE)]
+    ev = np.array([(p, o, d) for p, o in pitches for d in range(DUR_NONE)], np.int16)
+    ts = TrackSet.from_tracks([ev], ("x",), [0])
+    assert len(np.unique(mi.token_codes(ts, "event"))) == len(ev)
+    pitch = mi.token_codes(ts)  # "pitch" is the default token
+    assert pitch.tolist() == mi.token_codes(ts, "pitch").tolist()
+    assert len(np.unique(pitch)) == len(pitches)
+
+
+def test_key_invariant_tokens_go_to_their_own_codes():
+    from vrashlib.analysis.keys import relative_degree
+
+    ts = TrackSet.from_tracks(
+        [_notes(60, 64, None, 67, 72, 71), _notes(57, 59, 60, 64)], ("x",), [0, 0]
+    )
+    assert mi.token_codes(ts, "degree").tolist() == relative_degree(ts).tolist()
+    assert mi.token_codes(ts, "interval").tolist() == [28, 16, 27, 15, 17, 11, 28, 14, 13, 16]
+    with pytest.raises(ValueError, match=r"unknown token stream 'chord'; choose one of \("):
+        mi.token_codes(ts, "chord")
+
+
+def test_entropy_edges_by_hand():
+    # a single observation has no uncertainty (and is no missing value)
+    assert mi.entropy_from_counts(np.array([1, 0]), "plugin") == 0.0
+    assert mi.entropy_from_counts(np.array([0, 1]), "grassberger") == pytest.approx(
+        -grassberger_g(1)
+    )
+    # a caller's table exactly as long as the largest count is too short by one: rebuilt
+    counts = np.array([3, 1, 4])
+    want = math.log(8) - sum(c * grassberger_g(c) for c in counts) / 8
+    assert mi.entropy_from_counts(counts, table=mi._grassberger_table(3)) == pytest.approx(want)
+    assert np.isnan(mi.entropy_from_counts(np.zeros((2, 0)))).all()  # no symbols at all
+    assert np.isnan(mi.entropy_from_counts(np.zeros((2, 0)), table=mi._grassberger_table(3))).all()
+
+
+def test_fit_decay_without_enough_points_reports_every_column_as_missing():
+    curve = pd.DataFrame({"distance": [1.0, 2.0, 4.0], "mi_bits": [0.5, -0.1, np.nan]})
+    fit = mi.fit_decay(curve)
+    assert fit["better"] == "n/a" and fit["n_points"] == 1 and fit["d_max"] == 1.0
+    for key in ("alpha", "xi", "aic_power", "aic_exp", "delta_aic"):
+        assert np.isnan(fit[key]), key
+    nothing = mi.fit_decay(pd.DataFrame({"distance": [1.0, 2.0], "mi_bits": [0.0, -1.0]}))
+    assert nothing["n_points"] == 0 and np.isnan(nothing["d_max"])
+
+
+def test_fit_decay_of_a_flat_curve_has_infinite_decay_length():
+    d = np.array([1.0, 2.0, 4.0, 8.0])
+    fit = mi.fit_decay(pd.DataFrame({"distance": d, "mi_bits": np.full(4, 1.0)}))
+    assert fit["xi"] == np.inf and fit["alpha"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_fit_table_leaves_an_unknown_track_count_missing():
+    d = np.array([1.0, 2.0, 4.0, 8.0])
+    curve = pd.DataFrame({"distance": d, "mi_bits": 0.5 * np.exp(-d / 3)})
+    table = mi.fit_table({"a": curve, "b": curve}, n_tracks={"a": 12})
+    assert table["curve"].tolist() == ["a", "b"]
+    assert table["n_tracks"].dtype == np.float64 and table["n_tracks"][0] == 12
+    assert np.isnan(table["n_tracks"][1])
+    assert table["xi"].tolist() == pytest.approx([3.0, 3.0])
+    assert "n_tracks" not in mi.fit_table({"a": curve}).columns
+    assert mi.fit_table({"b": curve}, n_tracks={})["n_tracks"].dtype == np.float64
+
+
+def test_significant_by_its_three_conditions():
+    curve = pd.DataFrame(
+        {
+            "mi_bits": [0.2, 0.0, -0.01, 0.2, 0.2, np.nan],
+            "lo": [0.15, 0.0, -0.02, 0.05, np.nan, np.nan],
+            "noise_floor": [0.1, -0.1, np.nan, 0.1, 0.1, np.nan],
+        }
+    )
+    # above its floor; zero is no information; negative; band reaches the floor; no band:
+    # the estimate itself is above the floor; no estimate
+    assert mi.significant(curve).tolist() == [True, False, False, False, True, False]
+
+
+def test_log_distances_of_one_point_and_the_message():
+    assert mi.log_distances(10, 1).tolist() == [1]
+    with pytest.raises(ValueError, match=r"need max_distance >= 1 and n >= 1, got 5, 0"):
+        mi.log_distances(5, 0)
+
+
+def test_shuffled_keeps_everything_but_the_order_and_names_a_bad_mode():
+    ts = binary_chain_tracks(4, 30, 0.1, seed=2)
+    ts = TrackSet.from_tracks(
+        list(ts), ts.styles, ts.style, latent=np.arange(8.0).reshape(4, 2), ids=list("abcd")
+    )
+    ts.meta["source"] = "chain"
+    default = mi.shuffled(ts)
+    assert default.events.tolist() == mi.shuffled(ts, seed=0, within="corpus").events.tolist()
+    assert default.events.tolist() != mi.shuffled(ts, seed=1).events.tolist()
+    assert np.array_equal(default.latent, ts.latent) and default.meta == {"source": "chain"}
+    assert list(default.ids) == list("abcd")
+    with pytest.raises(ValueError, match=r"unknown shuffle 'piece'; use 'corpus' or 'track'"):
+        mi.shuffled(ts, within="piece")
+
+
+def _curve_cfg(**kw):
+    import dataclasses
+
+    from vrashlib.config import load_config
+
+    base = dict(max_distance=8, n_distances=4, token="pitch", n_bootstrap=12, min_pairs=1)
+    return dataclasses.replace(load_config("smoke").mi, **{**base, **kw})
+
+
+def test_mi_curve_band_and_columns_by_hand():
+    """The band is the central ``band`` of the bootstrap estimates (drawn as the
+    docstring says), shifted so that its median sits on the estimate; the plug-in column
+    is the plug-in estimate of the set itself."""
+    rng = np.random.default_rng(0)
+    tracks = [_notes(*rng.integers(55, 67, size=n)) for n in (14, 9, 20, 11, 16)]
+    ts = TrackSet.from_tracks(tracks, ("x",), [0] * 5)
+    cfg = _curve_cfg(band=0.8, estimator="grassberger")
+    curve = mi.mi_curve(ts, cfg, seed=4)
+    d = mi.log_distances(8, 4)
+    draw = np.random.default_rng(4)
+    weights = np.vstack([np.ones(5), draw.multinomial(5, np.full(5, 0.2), size=12)])
+    rows = mi.mi_rows(ts, d, weights, estimator="grassberger")
+    lo_q, mid, hi_q = np.nanquantile(rows[1:], [0.1, 0.5, 0.9], axis=0)
+    np.testing.assert_allclose(curve["mi_bits"], rows[0], rtol=1e-12)
+    np.testing.assert_allclose(curve["lo"], rows[0] - (mid - lo_q), rtol=1e-12)
+    np.testing.assert_allclose(curve["hi"], rows[0] + (hi_q - mid), rtol=1e-12)
+    plugin = mi.mutual_information(ts, d, estimator="plugin")
+    np.testing.assert_allclose(curve["mi_plugin_bits"], plugin, rtol=1e-12)
+    assert (curve["hi"] > curve["lo"]).all()
+    assert curve.equals(mi.mi_curve(ts, _curve_cfg(band=0.8, estimator="grassberger"), seed=4))
+    assert not curve.equals(mi.mi_curve(ts, cfg))  # another seed draws other sets
+    assert mi.mi_curve(ts, cfg).equals(mi.mi_curve(ts, cfg, seed=0))  # the default seed is 0
+
+
+def test_mi_curve_noise_floor_is_in_bits_and_edges_of_the_set():
+    # every track holds one pitch: shuffling inside tracks changes nothing, so the noise
+    # floor is the estimate itself, log2(3) bits for three equally common pitches
+    tracks = [_notes(*[p] * 12) for p in (60, 62, 64, 60, 62, 64)]
+    ts = TrackSet.from_tracks(tracks, ("x",), [0] * 6)
+    curve = mi.mi_curve(ts, _curve_cfg(shuffle="track", estimator="plugin", n_bootstrap=3))
+    np.testing.assert_allclose(curve["noise_floor"], math.log2(3), rtol=1e-12)
+    np.testing.assert_allclose(curve["mi_bits"], math.log2(3), rtol=1e-12)
+    two = TrackSet.from_tracks(tracks[:2], ("x",), [0, 0])
+    assert np.isfinite(mi.mi_curve(two, _curve_cfg())["mi_bits"]).all()  # two tracks suffice
+    one = mi.mi_curve(ts.subset([0]), _curve_cfg())
+    assert one["mi_bits"].isna().all() and one["n_pairs"].tolist() == [11, 10, 8, 4]
+    # a distance with exactly min_pairs pairs is kept; one pair fewer is not
+    edge = mi.mi_curve(two, _curve_cfg(min_pairs=8))  # d = 8: 2 x 4 pairs
+    assert np.isfinite(edge["mi_bits"]).tolist() == [True, True, True, True]
+    assert np.isfinite(mi.mi_curve(two, _curve_cfg(min_pairs=9))["mi_bits"]).tolist() == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    # one bootstrap set: a band of width 0, not a missing band
+    single = mi.mi_curve(ts, _curve_cfg(n_bootstrap=1))
+    assert (single["lo"] == single["mi_bits"]).all() and (single["hi"] == single["mi_bits"]).all()
+    # no bootstrap sets: no band
+    none = mi.mi_curve(ts, _curve_cfg(n_bootstrap=0))
+    assert none["lo"].isna().all() and none["hi"].isna().all() and none["mi_bits"].notna().all()

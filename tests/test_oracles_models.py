@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from vrashlib.config import load_config
-from vrashlib.data.encoding import DUR_NONE, DUR_ONE, END, OCT_NONE, REST
+from vrashlib.data.encoding import DUR_NONE, DUR_ONE, END, OCT_NONE, REST, VOCAB_SIZES
 from vrashlib.data.tracks import TrackSet
 from vrashlib.models.module import summarize
 from vrashlib.models.network import bits, build_net, gaussian_kl, kl_weight, loss_terms
@@ -290,3 +290,92 @@ def test_posterior_reads_the_encoder_state_after_the_end_marker():
             torch.testing.assert_close(logvar[b], want[CFG.z_dim :])
     with pytest.raises(ValueError, match="a lm model has no encoder"):
         build_net("lm", 1, CFG).encode(events, lengths)
+
+
+def _batch(tracks):
+    from vrashlib.data.encoding import with_end
+
+    tracks = [with_end(t) for t in tracks]
+    lengths = torch.tensor([len(t) for t in tracks])
+    events = torch.zeros((int(lengths.max()), len(tracks), 3), dtype=torch.long)
+    for b, t in enumerate(tracks):
+        events[: len(t), b] = torch.from_numpy(t.astype(np.int64))
+    return events, lengths, torch.zeros(len(tracks), dtype=torch.long)
+
+
+def test_reparameterised_code_is_mu_plus_eps_sigma_by_hand():
+    """z = mu + eps * exp(logvar / 2), with the posterior fixed by hand; the decoder
+    reads that z (passing it back in gives the same logits); and drawn eps make a z
+    of mean mu and standard deviation exp(logvar / 2)."""
+    mu = np.linspace(-1.0, 1.0, CFG.z_dim)
+    logvar = np.linspace(-1.5, 0.8, CFG.z_dim)
+    sigma = np.exp(logvar / 2)
+    net = _tiny_model("vrash", mu, logvar)
+    events, lengths, style = _batch(TRACKS)
+    eps = torch.linspace(-2.0, 2.0, CFG.z_dim, dtype=torch.float64).expand(len(TRACKS), -1)
+    with torch.no_grad():
+        out = net(events, lengths, style, eps=eps)
+        np.testing.assert_allclose(out["mu"].numpy(), np.broadcast_to(mu, (3, CFG.z_dim)))
+        want = mu + eps.numpy() * sigma
+        np.testing.assert_allclose(out["z"].numpy(), want, rtol=1e-12)
+        again = net(events, lengths, style, z=torch.from_numpy(want))
+        for head in ("pc", "oct", "dur"):
+            torch.testing.assert_close(out[head], again[head])
+        torch.manual_seed(5)
+        many = torch.cat([net(events, lengths, style)["z"] for _ in range(700)]).numpy()
+    assert np.abs(many.mean(0) - mu).max() < 4 * sigma.max() / math.sqrt(len(many))
+    np.testing.assert_allclose(many.std(0), sigma, rtol=0.08)
+
+
+def test_event_head_factorises_pc_then_octave_then_duration_by_hand():
+    """With ``event_head``, the octave logits add W_o tanh(g_o) and the duration logits
+    W_d tanh(g_d + E_oct[octave]), where [g_o, g_d] = A h + E_pc[pitch class] (the
+    event's own teacher-forced pitch class and octave): worked out here with numpy."""
+    assert CFG.event_head
+    torch.manual_seed(2)
+    net = build_net("lm", 1, CFG).double().eval()
+    e = CFG.event_head
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in net.parameters():  # every parameter away from its initial scale
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.5)
+    h = torch.randn(4, 2, CFG.hidden, generator=g, dtype=torch.float64)
+    events = torch.tensor([[[3, 4, 7], [11, 5, 2]]] * 4)  # (T=4, B=2, 3)
+    with torch.no_grad():
+        pc, octv, dur = net.logits(h, events)
+    P = {k: v.detach().numpy() for k, v in net.named_parameters()}
+    hn = h.numpy()
+    base = hn @ P["head.weight"].T + P["head.bias"]
+    n_pc, n_oct = 14, 10
+    ev = events.numpy()
+    pre = hn @ P["cond_in.weight"].T + P["cond_in.bias"] + P["cond_pc.weight"][ev[..., 0]]
+    g_oct, g_dur = pre[..., :e], pre[..., e:]
+    want_oct = base[..., n_pc : n_pc + n_oct] + (
+        np.tanh(g_oct) @ P["cond_out_oct.weight"].T + P["cond_out_oct.bias"]
+    )
+    want_dur = base[..., n_pc + n_oct :] + (
+        np.tanh(g_dur + P["cond_oct.weight"][ev[..., 1]]) @ P["cond_out_dur.weight"].T
+        + P["cond_out_dur.bias"]
+    )
+    np.testing.assert_allclose(pc.numpy(), base[..., :n_pc], rtol=1e-10)
+    np.testing.assert_allclose(octv.numpy(), want_oct, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dur.numpy(), want_dur, rtol=1e-10, atol=1e-12)
+
+
+def test_the_network_is_built_as_configured():
+    """Depths, dropout, the unknown token's embedding row and the bag-of-notes head's
+    hidden layer come from the configuration (checked on values unlike the defaults)."""
+    import dataclasses
+
+    from vrashlib.data.encoding import OCT_VOCAB, PC_VOCAB
+
+    cfg = dataclasses.replace(CFG, depth=2, encoder_depth=4, dropout=0.35, bow_weight=1.0)
+    net = build_net("vrash", 2, cfg)
+    assert net.decoder.depth == 2 and net.encoder.depth == 4
+    assert net.decoder.dropout.p == pytest.approx(0.35) and net.drop.p == pytest.approx(0.35)
+    # one embedding row per token plus the "unknown" (history start / dropped) token
+    assert [e.num_embeddings for e in net.emb] == [v + 1 for v in VOCAB_SIZES]
+    if cfg.event_head:
+        assert net.cond_pc.num_embeddings == PC_VOCAB + 1
+        assert net.cond_oct.num_embeddings == OCT_VOCAB + 1
+    assert [type(m).__name__ for m in net.bow] == ["Linear", "Tanh", "Linear"]

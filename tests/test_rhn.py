@@ -132,3 +132,16 @@ def test_untrained_layer_mostly_carries():
 def test_bad_sizes_raise():
     with pytest.raises(ValueError, match="depth"):
         RHN(3, 4, depth=0)
+
+
+def test_initial_weights_are_uniform_in_plus_minus_one_over_root_hidden():
+    """Every input and recurrent weight is drawn from U(-1/sqrt(H), 1/sqrt(H)); the
+    biases are 0 except the transform gates' carry bias."""
+    torch.manual_seed(0)
+    rhn = RHN(40, 64, depth=2, layers=2, carry_bias=-1.5)
+    bound = 64**-0.5
+    for i, w in enumerate(w.detach() for w in [*rhn.w_in, rhn.r]):
+        assert float(w.min()) >= -bound and float(w.max()) <= bound, i
+        assert float(w.min()) < -0.95 * bound and float(w.max()) > 0.95 * bound, i
+        assert abs(float(w.mean())) < 0.05 * bound, i
+    assert torch.all(rhn.b[..., :64] == 0) and torch.all(rhn.b[..., 64:] == -1.5)
