@@ -30,6 +30,12 @@ def random_walk_tracks(n: int, seed: int = 0, min_len: int = 20, max_len: int = 
     return tracks
 
 
+def pitch_track(*pitches, dur: int = DUR_ONE) -> np.ndarray:
+    """A track of MIDI pitches (``None``: a rest), every event of duration index ``dur``."""
+    rows = [(REST, OCT_NONE, dur) if p is None else (p % 12, p // 12 - 1, dur) for p in pitches]
+    return np.array(rows, np.int16)
+
+
 def walk_trackset(n: int = 40, seed: int = 1, min_len: int = 20, max_len: int = 80) -> TrackSet:
     """``n`` random-walk tracks in two styles (alternating), split 70/15/15 in order."""
     n_train, n_val = int(n * 0.7), int(n * 0.15)

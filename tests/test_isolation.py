@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tests.conftest import random_walk_tracks
+from tests.conftest import pitch_track, random_walk_tracks
 from vrashlib.data.datamodule import MelodyDataModule
 from vrashlib.data.encoding import with_end
 from vrashlib.data.prepare import split_tracks
@@ -447,11 +447,7 @@ def test_fewer_batches_than_ranks_gives_rank_0_the_only_batch():
 
 # ------------------------------------------------------- pieces and copies (data.split)
 def _events(*pitches, dur=3):
-    """A track of MIDI pitches (``None``: a rest)."""
-    from vrashlib.data.encoding import OCT_NONE, REST
-
-    rows = [(REST, OCT_NONE, dur) if p is None else (p % 12, p // 12 - 1, dur) for p in pitches]
-    return np.array(rows, np.int16)
+    return pitch_track(*pitches, dur=dur)
 
 
 def test_contour_key_is_blind_to_transposition_only():

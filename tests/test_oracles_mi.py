@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from scipy.special import digamma
 
+from tests.conftest import pitch_track
 from vrashlib.analysis import mi
 from vrashlib.data.encoding import DUR_ONE, OCT_NONE, REST
 from vrashlib.data.tracks import TrackSet
@@ -186,20 +187,12 @@ def test_token_codes_by_hand():
     assert len(set(event.tolist())) == 4
 
 
-def _notes(*pitches) -> np.ndarray:
-    """A track of MIDI pitches (``None``: a rest), duration 1 each."""
-    rows = [
-        (REST, OCT_NONE, DUR_ONE) if p is None else (p % 12, p // 12 - 1, DUR_ONE) for p in pitches
-    ]
-    return np.array(rows, np.int16)
-
-
 def test_interval_token_at_the_edges_by_hand():
     # codes: 0..24 = steps -12..+12, 25 leap down, 26 leap up, 27 rest, 28 a track's first note
-    first = _notes(None, 60, 72, 59, 72, 85, None, None, 71)
+    first = pitch_track(None, 60, 72, 59, 72, 85, None, None, 71)
     # a rest before any note; the first note; +12 (the last step); -13 and +13 (the first
     # leaps); +13 again; two rests, then -14 from the note before them (rests are skipped)
-    second = _notes(65, 65, 53)  # the next track starts afresh: first note; 0; -12
+    second = pitch_track(65, 65, 53)  # the next track starts afresh: first note; 0; -12
     ts = TrackSet.from_tracks([first, second], ("x",), [0, 0])
     want = [27, 28, 24, 25, 26, 26, 27, 27, 25, 28, 12, 0]
     assert mi.token_codes(ts, "interval").tolist() == want
@@ -226,7 +219,7 @@ def test_mi_rows_weights_are_copies_of_tracks():
     """A track of weight 2 counts as two copies of it, weight 0 as none: the rows of
     ``mi_rows`` equal ``mutual_information`` on the set with tracks repeated or dropped."""
     rng = np.random.default_rng(3)
-    tracks = [_notes(*rng.integers(55, 70, size=n)) for n in (12, 9, 15, 7)]
+    tracks = [pitch_track(*rng.integers(55, 70, size=n)) for n in (12, 9, 15, 7)]
     ts = TrackSet.from_tracks(tracks, ("x",), [0, 0, 0, 0])
     distances = [1, 2, 3, 8, 13]
     weights = np.array([[1, 1, 1, 1], [2, 0, 1, 3], [0, 0, 4, 0]])
@@ -326,7 +319,7 @@ def test_key_invariant_tokens_go_to_their_own_codes():
     from vrashlib.analysis.keys import relative_degree
 
     ts = TrackSet.from_tracks(
-        [_notes(60, 64, None, 67, 72, 71), _notes(57, 59, 60, 64)], ("x",), [0, 0]
+        [pitch_track(60, 64, None, 67, 72, 71), pitch_track(57, 59, 60, 64)], ("x",), [0, 0]
     )
     assert mi.token_codes(ts, "degree").tolist() == relative_degree(ts).tolist()
     assert mi.token_codes(ts, "interval").tolist() == [28, 16, 27, 15, 17, 11, 28, 14, 13, 16]
@@ -424,7 +417,7 @@ def test_mi_curve_band_and_columns_by_hand():
     docstring says), shifted so that its median sits on the estimate; the plug-in column
     is the plug-in estimate of the set itself."""
     rng = np.random.default_rng(0)
-    tracks = [_notes(*rng.integers(55, 67, size=n)) for n in (14, 9, 20, 11, 16)]
+    tracks = [pitch_track(*rng.integers(55, 67, size=n)) for n in (14, 9, 20, 11, 16)]
     ts = TrackSet.from_tracks(tracks, ("x",), [0] * 5)
     cfg = _curve_cfg(band=0.8, estimator="grassberger")
     curve = mi.mi_curve(ts, cfg, seed=4)
@@ -447,7 +440,7 @@ def test_mi_curve_band_and_columns_by_hand():
 def test_mi_curve_noise_floor_is_in_bits_and_edges_of_the_set():
     # every track holds one pitch: shuffling inside tracks changes nothing, so the noise
     # floor is the estimate itself, log2(3) bits for three equally common pitches
-    tracks = [_notes(*[p] * 12) for p in (60, 62, 64, 60, 62, 64)]
+    tracks = [pitch_track(*[p] * 12) for p in (60, 62, 64, 60, 62, 64)]
     ts = TrackSet.from_tracks(tracks, ("x",), [0] * 6)
     curve = mi.mi_curve(ts, _curve_cfg(shuffle="track", estimator="plugin", n_bootstrap=3))
     np.testing.assert_allclose(curve["noise_floor"], math.log2(3), rtol=1e-12)
