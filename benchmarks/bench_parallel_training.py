@@ -15,10 +15,20 @@ and prints:
 Interrupted, it resumes each model from its last checkpoint when run again with the
 same ``--out`` (the minutes printed are then those of the last run only).
 
+Time to convergence: ``--set KEY=VALUE`` changes the config as ``vrash train --set``
+does (e.g. ``train.max_steps=3000`` and ``train.max_minutes=null``: does early stopping
+end the run before the cap?), ``--kinds`` trains only some models, ``--curve`` prints
+each model's validation curve, and every latent model's best bound is printed beside
+the LM's (this run's, or else the shipped LM of the seed) with the gap. ``--iw K`` adds
+the importance-weighted bound with K codes per melody
+(:func:`vrashlib.models.diagnostics.importance_weighted_bound`) on the melodies of the
+latent diagnostics, for every model and the LM.
+
 Run: ``.venv/bin/python benchmarks/bench_parallel_training.py [--profile paper]
-[--seed 0] [--parallel 3] [--out build/bench/parallel-training]`` (about 30-40 min
-on 2 cores for the paper profile). Needs the profile's prepared dataset (notebook 01
-or ``vrash prepare``).
+[--seed 0] [--parallel 3] [--kinds vrash vae] [--set train.max_steps=3000] [--curve]
+[--iw 64] [--out build/bench/parallel-training]`` (about 30-40 min on 2 cores for the
+paper profile's three). Needs the profile's prepared dataset (notebook 01 or ``vrash
+prepare``).
 """
 
 from __future__ import annotations
@@ -30,12 +40,17 @@ from pathlib import Path
 import torch
 
 from vrashlib import paths
+from vrashlib.cli import parse_overrides
 from vrashlib.config import load_config
 from vrashlib.data.prepare import load_prepared
 from vrashlib.models import KINDS
-from vrashlib.models.module import read_checkpoint
+from vrashlib.models.diagnostics import importance_weighted_bound
+from vrashlib.models.evaluation import align_styles
+from vrashlib.models.module import load_model, read_checkpoint
 from vrashlib.models.parallel import Job, train_models
 from vrashlib.models.weights import load_shipped
+from vrashlib.sampling.reconstruct import recon_subset
+from vrashlib.threads import torch_threads
 
 
 def same_as_shipped(checkpoint: Path, folder: Path) -> str:
@@ -56,36 +71,95 @@ def same_as_shipped(checkpoint: Path, folder: Path) -> str:
     return f"differs in {len(diffs)} of {len(ours)} tensors (max |diff| {max(diffs):.2e})"
 
 
+def curve(history) -> str:
+    """The validation curve, one ``step: bound (CE, KL bits/melody)`` per validation."""
+    val = history[history["split"] == "val"]
+    return "\n".join(
+        f"  {int(r.step):5d}: bound {r.bound_total:.3f}  CE {r.ce_total:.3f}  "
+        f"KL {r.kl_per_track:5.1f} bits/melody"
+        for r in val.itertuples()
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", default="paper")
     ap.add_argument("--seed", type=int, default=None, help="training seed (default: the profile's)")
     ap.add_argument("--parallel", type=int, default=None, help="default: train.parallel")
+    ap.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--curve", action="store_true", help="print every validation")
+    ap.add_argument("--iw", type=int, default=0, metavar="K", help="importance-weighted bound")
     ap.add_argument("--out", default=str(paths.BUILD / "bench" / "parallel-training"))
     args = ap.parse_args()
-    overrides = {} if args.seed is None else {"train.seed": args.seed}
+    overrides = parse_overrides(args.set)
+    if args.seed is not None:
+        overrides["train.seed"] = args.seed
     cfg = load_config(args.profile, overrides)
     parallel = cfg.train.parallel if args.parallel is None else args.parallel
     dataset = paths.run_layout(args.profile).dataset
     tracks = load_prepared(dataset).tracks
     run = paths.RunLayout(Path(args.out))
-    jobs = {kind: Job(kind, cfg, run.model_dir(kind)) for kind in KINDS}
+    jobs = {kind: Job(kind, cfg, run.model_dir(kind)) for kind in args.kinds}
     print(
-        f"== {args.profile}: training {', '.join(KINDS)} (seed {cfg.train.seed}), "
-        f"{parallel} at once, into {run.root}"
+        f"== {args.profile}: training {', '.join(jobs)} (seed {cfg.train.seed}), "
+        f"{parallel} at once, into {run.root}; settings {overrides or 'of the profile'}"
     )
     start = time.perf_counter()
     results = train_models(jobs, tracks, parallel=parallel, force=True)
     wall = (time.perf_counter() - start) / 60
+    bests = {}
     for kind, res in results.items():
         steps = int(res.history["step"].max()) if len(res.history) else 0
+        val = res.history[res.history["split"] == "val"]
+        best = val.loc[val["bound_total"].idxmin()]
+        bests[kind] = float(best["bound_total"])
         shipped = paths.shipped_dir(cfg.profile, cfg.train.seed, kind)
         print(
             f"{kind:6s} {steps:5d} steps, stopped by {res.stop_reason:9s} "
-            f"{res.seconds / 60:5.1f} min of its own; vs shipped {shipped.parent.name}: "
+            f"{res.seconds / 60:5.1f} min of its own; best bound {best['bound_total']:.3f} "
+            f"bits/event at step {int(best['step'])}; vs shipped {shipped.parent.name}: "
             f"{same_as_shipped(res.checkpoint, shipped)}"
         )
+        if args.curve:
+            print(curve(res.history))
     print(f"wall clock, all {len(results)} models: {wall:.1f} min (target <= 45 min on 2 cores)")
+    lm, lm_bound, lm_what = reference_lm(cfg, results)
+    print(f"the LM's best bound: {lm_bound:.3f} bits/event ({lm_what})")
+    for kind in (k for k in results if KINDS[k][0]):
+        print(f"{kind:6s} best bound - LM's: {bests[kind] - lm_bound:+.3f} bits/event")
+    if args.iw:
+        val = tracks.select(split="val")
+        modules = {k: load_model(r.checkpoint) for k, r in results.items()}
+        if lm is not None:
+            modules = {"lm": lm, **modules}
+        print(f"importance-weighted bound, {args.iw} codes per melody (bits/event):")
+        for kind, module in modules.items():
+            sub = recon_subset(
+                align_styles(val, module.styles), cfg.diagnostics.n_recon, cfg.diagnostics.seed
+            )
+            with torch_threads(cfg.train.threads):
+                iw = importance_weighted_bound(
+                    module.net, sub, samples=args.iw, seed=cfg.diagnostics.seed
+                )
+            print(
+                f"{kind:6s} on {len(sub)} validation melodies: IW bound {iw['iw_bound']:.3f}, "
+                f"ELBO {iw['elbo_iw_sample']:.3f}"
+            )
+
+
+def reference_lm(cfg, results) -> tuple:
+    """The LM the gaps are measured to, its best validation bound and where it comes
+    from: this run's LM, else the shipped LM of the seed (None and NaN without either)."""
+    if "lm" in results:
+        res = results["lm"]
+        val = res.history[res.history["split"] == "val"]
+        return load_model(res.checkpoint), float(val["bound_total"].min()), "trained in this run"
+    folder = paths.shipped_dir(cfg.profile, cfg.train.seed, "lm")
+    if not (folder / "manifest.json").exists():
+        return None, float("nan"), f"none: no LM trained here nor shipped at {folder}"
+    lm, manifest = load_shipped(folder)
+    return lm, float(manifest["best_val_bits"]), f"shipped: {manifest['steps']} steps, {folder}"
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 
 from vrashlib import __version__, paths
 from vrashlib.cli import main
+from vrashlib.config import load_config
 
 DATA = Path(__file__).parent / "data"
 
@@ -120,3 +121,39 @@ def test_verbose_and_quiet(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "DEBUG where it failed" in err and "Traceback" in err
     assert not logging.getLogger("vrashlib").handlers  # main leaves logging as it was
+
+
+def test_ablation_of_another_config_never_overwrites_the_profiles_figures(tmp_path, monkeypatch):
+    """`vrash ablation --set ...` (a longer budget, say) writes its table into its run
+    folder; only the profile's own ablation writes where the figures go."""
+    import pandas as pd
+
+    from vrashlib import ablation
+    from vrashlib.data import prepare
+
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")  # the smoke profile's figures too
+    dataset = tmp_path / "build" / "runs" / "smoke" / "dataset"
+    dataset.mkdir(parents=True)
+    (dataset / "tracks.npz").write_bytes(b"")
+    monkeypatch.setattr(prepare, "load_prepared", lambda d: type("P", (), {"tracks": None}))
+    table = pd.DataFrame(
+        {"variant": ["before"], "kind": ["vrash"], "bound_gap": [0.3], "meets_target": [False]}
+    )
+    for col in ("kl_bits_per_melody", "active_units", "mi_bits"):
+        table[col] = 1.0
+    for col in ("recon_free_posterior", "recon_free_prior", "acceptance"):
+        table[col] = 0.1
+    steps = []
+    monkeypatch.setattr(
+        ablation, "run_ablation", lambda tracks, cfg, run: steps.append(cfg.ablation.steps) or table
+    )
+    monkeypatch.setattr(ablation, "best_variant", lambda t: "before")
+    figures = paths.figures_dir("smoke")
+    run = paths.run_layout("smoke")
+
+    assert main(["ablation", "--profile", "smoke", "--set", "ablation.steps=400"]) == 0
+    assert (run.ablation_dir / "table_vrash_ablation.csv").exists()
+    assert not (figures / "table_vrash_ablation.csv").exists()
+    assert main(["ablation", "--profile", "smoke"]) == 0
+    assert (figures / "table_vrash_ablation.csv").exists()
+    assert steps == [400, load_config("smoke").ablation.steps]

@@ -1,4 +1,5 @@
-"""The latent code's statistics: KL, active units, I_q, teacher-forced accuracy, slerp."""
+"""The latent code's statistics: KL, active units, I_q, teacher-forced accuracy, slerp,
+the importance-weighted bound."""
 
 from __future__ import annotations
 
@@ -10,19 +11,23 @@ import pytest
 import torch
 
 from vrashlib.config import load_config
-from vrashlib.data.encoding import DUR_NONE, END, OCT_NONE, OCT_VOCAB, PC_VOCAB
+from vrashlib.data.datamodule import collate
+from vrashlib.data.encoding import DUR_NONE, END, OCT_NONE, OCT_VOCAB, PC_VOCAB, with_end
 from vrashlib.data.tracks import TrackSet
 from vrashlib.models.diagnostics import (
+    IW_COLUMNS,
     active_units,
     code_diagnostics,
     free_bits_floor_bits,
+    importance_weighted_bound,
     kl_bits,
     mutual_information_bits,
     posteriors,
     slerp,
     teacher_forced_accuracy,
 )
-from vrashlib.models.network import build_net
+from vrashlib.models.evaluation import evaluate
+from vrashlib.models.network import build_net, loss_terms
 
 torch.set_num_threads(1)
 CFG = load_config("smoke").model
@@ -136,3 +141,85 @@ def test_posteriors_keep_track_order_and_code_diagnostics(tiny_trackset):
     assert d["mi_bits"] <= d["mi_max_bits"] + 1e-9
     with pytest.raises(ValueError, match="no encoder"):
         posteriors(build_net("lm", 2, CFG), tiny_trackset)
+
+
+# ------------------------------------------------------ importance-weighted bound
+def _same_length_tracks(n: int = 5, length: int = 9, seed: int = 3) -> TrackSet:
+    """``n`` random tracks of one length: one batch, in track order."""
+    rng = np.random.default_rng(seed)
+    tracks = [
+        np.stack(
+            [rng.integers(0, 12, length), rng.integers(2, 6, length), rng.integers(0, 8, length)], 1
+        )
+        for _ in range(n)
+    ]
+    return TrackSet.from_tracks(tracks, ("a", "b"), [i % 2 for i in range(n)])
+
+
+def test_importance_weighted_bound_by_hand():
+    """Log weights recomputed track by track: log p(x | z) from the loss's cross-entropy,
+    the two Gaussians from scipy, codes from the documented generator sequence."""
+    from scipy.stats import norm
+
+    torch.manual_seed(0)
+    net = build_net("vrash", 2, CFG).eval()
+    ts, k = _same_length_tracks(), 6
+    got = importance_weighted_bound(net, ts, samples=k, seed=11)
+    assert tuple(got) == IW_COLUMNS
+    mu, logvar = posteriors(net, ts)
+    gen = torch.Generator().manual_seed(11)
+    eps = [torch.randn(mu.shape, generator=gen).double().numpy() for _ in range(k)]
+    log_w = np.zeros((k, len(ts)))
+    n_events = 0
+    with torch.no_grad():
+        for i in range(len(ts)):
+            one = ts.subset([i])
+            b = collate([(with_end(one[0]), int(one.style[0]))])
+            n_events += int(b["lengths"][0])
+            std = np.exp(0.5 * logvar[i])
+            for s in range(k):
+                z = mu[i] + eps[s][i] * std
+                out = net(b["events"], b["lengths"], b["style"], z=torch.tensor(z[None]).float())
+                ce = float(loss_terms(out, b["events"], b["lengths"])["ce"])
+                log_w[s, i] = (
+                    -ce + norm.logpdf(z).sum() - norm.logpdf(z, loc=mu[i], scale=std).sum()
+                )
+    iw = -(np.logaddexp.reduce(log_w, axis=0) - math.log(k)).sum() / n_events / math.log(2)
+    elbo = -log_w.mean(0).sum() / n_events / math.log(2)
+    assert got["iw_bound"] == pytest.approx(iw, rel=1e-5)
+    assert got["elbo_iw_sample"] == pytest.approx(elbo, rel=1e-5)
+    assert got["iw_bound"] < got["elbo_iw_sample"]  # log-mean-exp above the mean (Jensen)
+
+
+def test_importance_weighted_bound_is_the_cross_entropy_where_z_tells_nothing(tiny_trackset):
+    """A posterior equal to the prior and a decoder deaf to z: every weight is p(x), so
+    both numbers are the cross-entropy, which evaluate's bound (KL 0) also gives; and a
+    model without z gets its cross-entropy."""
+    torch.manual_seed(1)
+    net = build_net("vrash", 2, CFG).eval()
+    with torch.no_grad():
+        net.to_posterior.weight.zero_()
+        net.to_posterior.bias.zero_()  # q(z | x) = N(0, I)
+        net.decoder.w_in[0][:, -net.z_dim :] = 0.0  # the decoder ignores z
+    got = importance_weighted_bound(net, tiny_trackset, samples=5)
+    ref = evaluate(net, tiny_trackset)
+    assert ref["kl_per_event"] == pytest.approx(0.0, abs=1e-9)
+    assert got["iw_bound"] == pytest.approx(ref["ce_total"], rel=1e-5)
+    assert got["elbo_iw_sample"] == pytest.approx(ref["ce_total"], rel=1e-5)
+    lm = build_net("lm", 2, CFG).eval()
+    got = importance_weighted_bound(lm, tiny_trackset, samples=3)
+    assert got["iw_bound"] == got["elbo_iw_sample"]
+    assert got["iw_bound"] == pytest.approx(evaluate(lm, tiny_trackset)["ce_total"], rel=1e-5)
+
+
+def test_importance_weighted_bound_tightens_with_more_codes(tiny_trackset):
+    torch.manual_seed(2)
+    net = build_net("vrash", 2, CFG).eval()
+    one = importance_weighted_bound(net, tiny_trackset, samples=1)
+    many = importance_weighted_bound(net, tiny_trackset, samples=32)
+    assert one["iw_bound"] == pytest.approx(one["elbo_iw_sample"], rel=1e-12)  # k = 1: the ELBO
+    assert many["iw_bound"] < many["elbo_iw_sample"]
+    assert many["iw_bound"] < one["iw_bound"]
+    assert net.training is False
+    with pytest.raises(ValueError, match="samples >= 1"):
+        importance_weighted_bound(net, tiny_trackset, samples=0)

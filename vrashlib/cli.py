@@ -552,7 +552,10 @@ def train_command(args: argparse.Namespace) -> int:
 
 def ablation_command(args: argparse.Namespace) -> int:
     """``vrash ablation``: every variant trained with ``ablation.steps``, measured, and
-    the table written where the profile's figures go (as notebook 02 does)."""
+    the table written where the profile's figures go (as notebook 02 does); an ablation
+    of another config (``--set``, ``--variants``) or on other data or in another run
+    folder (``--dataset``, ``--run``) writes it into its run folder's ablation folder,
+    never over the profile's figures."""
     cfg = _config(args, {"ablation.variants": args.variants or None})
     run, dataset = _locate(args)
     _need_dataset(dataset, args)
@@ -562,7 +565,10 @@ def ablation_command(args: argparse.Namespace) -> int:
     from vrashlib.files import save_table
 
     table = run_ablation(load_prepared(dataset).tracks, cfg, run)
-    save_table(table, "table_vrash_ablation", paths.figures_dir(cfg.profile))
+    own = not (args.set or args.variants or args.run or args.dataset)
+    out = paths.figures_dir(cfg.profile) if own else run.ablation_dir
+    save_table(table, "table_vrash_ablation", out)
+    print(f"table: {out / 'table_vrash_ablation'}.csv")
     cols = ["variant", "bound_gap", "kl_bits_per_melody", "active_units", "mi_bits"]
     cols += ["recon_free_posterior", "recon_free_prior", "acceptance", "meets_target"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

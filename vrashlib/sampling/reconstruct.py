@@ -34,7 +34,9 @@ from vrashlib.config import DiagnosticsConfig
 from vrashlib.data.encoding import DUR, END_EVENT, N_PITCH_CLASSES, PC, midi_pitch, with_end
 from vrashlib.data.tracks import TrackSet
 from vrashlib.models.diagnostics import (
+    IW_COLUMNS,
     code_diagnostics,
+    importance_weighted_bound,
     posteriors,
     prior_codes,
     slerp,
@@ -207,9 +209,10 @@ def latent_diagnostics(
     """Every diagnostic of one model on ``tracks`` (bits, shares), and its interpolation
     between two melodies of ``style`` (None for a model without z).
 
-    KL, active units and I_q use every track; reconstruction accuracy uses
-    ``cfg.n_recon`` of them (seeded) and, free-running, their first
-    ``cfg.recon_max_len`` events. A model without z gets only the ``prior``
+    KL, active units and I_q use every track; reconstruction accuracy and the
+    importance-weighted bound (``cfg.iw_samples`` codes per melody; for a model
+    without z, its cross-entropy on the same melodies) use ``cfg.n_recon`` of them
+    (seeded) and, free-running, their first ``cfg.recon_max_len`` events. A model without z gets only the ``prior``
     accuracies (decoded with no code) and NaN elsewhere. ``name`` labels the log
     line (default: the model's kind).
     """
@@ -218,6 +221,10 @@ def latent_diagnostics(
     sub = recon_subset(tracks, cfg.n_recon, cfg.seed)
     nan = float("nan")
     row: dict[str, float] = {"z_dim": float(net.z_dim), "n_melodies": float(len(tracks))}
+    if cfg.iw_samples:
+        row.update(importance_weighted_bound(net, sub, samples=cfg.iw_samples, seed=cfg.seed))
+    else:
+        row.update(dict.fromkeys(IW_COLUMNS, nan))
     interp = None
     if net.latent:
         row.update(
