@@ -124,7 +124,7 @@ def main() -> None:
         if args.curve:
             print(curve(res.history))
     print(f"wall clock, all {len(results)} models: {wall:.1f} min (target <= 45 min on 2 cores)")
-    lm, lm_bound, lm_what = reference_lm(cfg, results)
+    lm, lm_bound, lm_what = reference_lm(cfg, results, bests)
     print(f"the LM's best bound: {lm_bound:.3f} bits/event ({lm_what})")
     for kind in (k for k in results if KINDS[k][0]):
         print(f"{kind:6s} best bound - LM's: {bests[kind] - lm_bound:+.3f} bits/event")
@@ -148,13 +148,12 @@ def main() -> None:
             )
 
 
-def reference_lm(cfg, results) -> tuple:
+def reference_lm(cfg, results, bests) -> tuple:
     """The LM the gaps are measured to, its best validation bound and where it comes
-    from: this run's LM, else the shipped LM of the seed (None and NaN without either)."""
+    from: this run's LM (``bests``: best bound per trained model), else the shipped LM
+    of the seed (None and NaN without either)."""
     if "lm" in results:
-        res = results["lm"]
-        val = res.history[res.history["split"] == "val"]
-        return load_model(res.checkpoint), float(val["bound_total"].min()), "trained in this run"
+        return load_model(results["lm"].checkpoint), bests["lm"], "trained in this run"
     folder = paths.shipped_dir(cfg.profile, cfg.train.seed, "lm")
     if not (folder / "manifest.json").exists():
         return None, float("nan"), f"none: no LM trained here nor shipped at {folder}"

@@ -148,8 +148,9 @@ def measure(
     start = time.perf_counter()
     with torch_threads(cfg.train.threads):  # as many as training uses: no oversubscription
         scores = evaluate(model, val, cfg.generate.batch_size, seed=cfg.seed)
-        # without the importance-weighted bound: 64 decodings per melody for each of the
-        # variants would cost minutes of the ablation's budget, for models this short-trained
+        # without the importance-weighted bound: diagnostics.iw_samples decodings per melody
+        # for each variant would cost minutes of the ablation's budget (and the shipped
+        # rows have no such columns)
         dcfg = dataclasses.replace(cfg.diagnostics, iw_samples=0)
         diag, _ = latent_diagnostics(
             model, val, dcfg, style=cfg.generate.styles[0], name=variant.name

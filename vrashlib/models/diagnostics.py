@@ -29,8 +29,9 @@ is an LM with noise. Measured on real melodies (the validation split):
     (``elbo_iw_sample``, the usual ELBO estimated from them). The ELBO lies above
     -log p(x) by KL(q(z | x) || p(z | x)); with free bits the encoder is made to
     spend more KL than the decoder needs, so that gap can be large, and the
-    difference between the two columns shows (a lower bound on) how large. For a model without z both are its
-    cross-entropy on the same melodies, so the gap to the LM is on equal terms.
+    difference between the two columns shows (a lower bound on) how large. For a
+    model without z both are its cross-entropy on the same melodies, so the gap to
+    the LM is on equal terms.
 
 The free-running (greedy) reconstruction accuracy and interpolations decode
 melodies, which is the sampler's job: they are in
@@ -47,7 +48,7 @@ import torch
 from vrashlib.data.datamodule import collate
 from vrashlib.data.encoding import with_end
 from vrashlib.data.tracks import TrackSet
-from vrashlib.models.network import LN2, MelodyNet, gaussian_kl, padding_mask
+from vrashlib.models.network import HEADS, LN2, MelodyNet, gaussian_kl, padding_mask
 
 
 # ----------------------------------------------------------------- batches
@@ -134,7 +135,7 @@ def track_log_likelihood(
     events, lengths = batch["events"], batch["lengths"]
     mask = padding_mask(lengths, events.shape[0])
     ll = torch.zeros(events.shape[1], dtype=torch.float64)
-    for i, name in enumerate(("pc", "oct", "dur")):
+    for i, name in enumerate(HEADS):
         logp = torch.log_softmax(out[name].double(), dim=-1)
         picked = logp.gather(-1, events[..., i : i + 1].long())[..., 0]  # (T, B)
         ll += (picked * mask).sum(0)

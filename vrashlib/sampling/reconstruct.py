@@ -212,8 +212,9 @@ def latent_diagnostics(
     KL, active units and I_q use every track; reconstruction accuracy and the
     importance-weighted bound (``cfg.iw_samples`` codes per melody; for a model
     without z, its cross-entropy on the same melodies) use ``cfg.n_recon`` of them
-    (seeded) and, free-running, their first ``cfg.recon_max_len`` events. A model without z gets only the ``prior``
-    accuracies (decoded with no code) and NaN elsewhere. ``name`` labels the log
+    (seeded) and, free-running, their first ``cfg.recon_max_len`` events. A model
+    without z gets only the ``prior`` accuracies (decoded with no code) and NaN
+    elsewhere. ``name`` labels the log
     line (default: the model's kind).
     """
     net = module.net
