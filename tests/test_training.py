@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import logging
 import os
@@ -11,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from vrashlib.config import load_config
+from vrashlib.config import HISTORY_ONLY, LATENT_ONLY, VAE_ONLY, Config, ModelConfig, load_config
 from vrashlib.data.datamodule import make_loader
+from vrashlib.models import KINDS
 from vrashlib.models.module import (
     AtomicCheckpointIO,
     CorruptCheckpointError,
@@ -24,6 +26,7 @@ from vrashlib.models.training import (
     _LastCheckpoint,
     build_module,
     evaluate,
+    fingerprint,
     train_model,
 )
 
@@ -76,6 +79,47 @@ def test_few_steps_lower_the_loss_on_a_real_batch(tiny_trackset):
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.7 * losses[0]
+
+
+def _perturbed(cfg: Config, names) -> Config:
+    """``cfg`` with each named model setting moved off its value (ints + 1, floats + 0.25)."""
+    change = {n: getattr(cfg.model, n) + (1 if isinstance(getattr(cfg.model, n), int) else 0.25)
+              for n in names}  # fmt: skip
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **change))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_fingerprint_leaves_out_exactly_the_settings_that_do_not_change_the_weights(
+    kind, tiny_trackset, tmp_path
+):
+    """A setting the kind never reads (VRASH's history dropout for the LM, ...) must not
+    make its shipped weights stale; every other setting must."""
+    cfg = load_config(
+        "smoke", {"train.threads": 1, "train.max_steps": 3, "train.val_every_steps": 3}
+    )
+    names = [f.name for f in dataclasses.fields(ModelConfig)]
+    same = cfg.model.weight_settings(kind)
+    ignored = [n for n in names if _perturbed(cfg, [n]).model.weight_settings(kind) == same]
+    # the VAE's own code size and floor stand in for z_dim and free_bits, and it has
+    # no history to drop and no bag-of-notes head (ModelConfig.for_kind)
+    vae = {*HISTORY_ONLY, "z_dim", "free_bits", "history_dropout", "bow_weight"}
+    expected = {"lm": {*LATENT_ONLY, *VAE_ONLY}, "vae": vae, "vrash": set(VAE_ONLY)}
+    assert set(ignored) == expected[kind]
+    for name in set(names) - set(ignored):  # not blind to any setting the kind reads
+        changed = fingerprint(kind, tiny_trackset, _perturbed(cfg, [name]))
+        assert changed != fingerprint(kind, tiny_trackset, cfg), name
+    other = _perturbed(cfg, ignored)
+    assert fingerprint(kind, tiny_trackset, other) == fingerprint(kind, tiny_trackset, cfg)
+    # ... and the settings it leaves out, all changed at once, train the same weights
+    no_weights = tmp_path / "no-weights"
+    a = train_model(
+        kind, tiny_trackset, cfg, tmp_path / "a", progress=False, weights_root=no_weights
+    )
+    b = train_model(
+        kind, tiny_trackset, other, tmp_path / "b", progress=False, weights_root=no_weights
+    )
+    assert read_checkpoint(b.checkpoint)["hparams"]["model_cfg"] != dataclasses.asdict(cfg.model)
+    assert_same_run(a, b)
 
 
 def test_train_writes_checkpoint_and_history_and_round_trips(tiny_trackset, tmp_path):

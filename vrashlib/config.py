@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vrashlib.models import KINDS
+
 # Collections of the music21 corpus and the style label of their tracks.
 CORPUS_STYLES: dict[str, str] = {
     "bach": "bach",
@@ -115,21 +117,22 @@ class ModelConfig:
     # Nats per latent dimension (batch mean) that the KL term leaves unpenalised (Kingma
     # et al. 2016). With history, an autoregressive decoder can ignore z entirely
     # ("posterior collapse"): at 0.1 nats x 32 dims the KL sat at the allowance (3.5 bits
-    # per melody). The default, 0.5 nats/dim (16 nats, 23 bits per melody), with history
-    # dropout and the bag-of-notes loss below, is the ablation's "fb0.5+hd0.3+bow"
-    # (vrashlib.ablation; figures/table_vrash_ablation.md shows how it ranks).
+    # per melody). The default, 0.5 nats/dim (16 nats, 23 bits per melody) and no other
+    # remedy, is the ablation's "fb0.5" (vrashlib.ablation): at 400 steps of batch 128
+    # it came nearest the targets, and history dropout and the bag-of-notes loss on top
+    # of it made the bound worse and the code emptier (benchmarks/results/ablation_400steps.md).
     free_bits: float = 0.5
     # Width of the small layer through which the octave head sees the event's pitch
     # class and the duration head its pitch class and octave (0 = independent heads).
     event_head: int = 64
-    history_dropout: float = 0.3  # VRASH: share of history tokens replaced by "unknown"
+    history_dropout: float = 0.0  # VRASH: share of history tokens replaced by "unknown"
     # 0: one linear KL warm-up over kl_warmup_steps. n > 0: cyclical annealing (Fu et
     # al. 2019): n cycles of kl_warmup_steps each (weight 0 -> 1 over the first half,
     # 1 over the second), then 1.
     kl_cycles: int = 0
     # Weight of the bag-of-notes loss (Zhao et al. 2017): z alone predicts the melody's
     # pitch classes, octaves and durations, order ignored (nats/event, not in the bound).
-    bow_weight: float = 1.0
+    bow_weight: float = 0.0
     # Previous events the decoder sees as input at each step ("uses previous outputs as
     # additional inputs"); 1 = the previous event only. The recurrent state sees them all.
     history_window: int = 1
@@ -137,6 +140,19 @@ class ModelConfig:
     # VRASH and no free-bits floor (nothing competes with z). See ``for_kind``.
     vae_z_dim: int = 128
     vae_free_bits: float = 0.0
+
+    def weight_settings(self, kind: str) -> dict[str, Any]:
+        """The settings that determine the weights of a ``kind`` network: those of
+        ``for_kind(kind)``, less the ones it never reads (:data:`LATENT_ONLY` without a
+        latent code, :data:`HISTORY_ONLY` without history, and the VAE's own code size
+        and floor, which ``for_kind`` has already put in place). The fingerprint of
+        trained and shipped weights hashes these, so that a setting of one kind leaves
+        the other kinds' weights valid."""
+        latent, history = KINDS[kind]
+        skip = set(VAE_ONLY)
+        skip |= set() if latent else set(LATENT_ONLY)
+        skip |= set() if history else set(HISTORY_ONLY)
+        return {k: v for k, v in dataclasses.asdict(self.for_kind(kind)).items() if k not in skip}
 
     def for_kind(self, kind: str) -> ModelConfig:
         """The settings a network of ``kind`` is built and trained with: for ``vae``,
@@ -149,6 +165,17 @@ class ModelConfig:
                 history_dropout=0.0, bow_weight=0.0,
             )  # fmt: skip
         return self
+
+
+# Settings of ``ModelConfig`` that only a network with a latent code reads (the LM
+# ignores them), that only one with history reads (the VAE ignores it), and those that
+# ``for_kind`` puts in place of z_dim and free_bits for the VAE: see ``weight_settings``.
+LATENT_ONLY = (
+    "z_dim", "encoder_hidden", "encoder_depth", "kl_warmup_steps", "free_bits",
+    "history_dropout", "kl_cycles", "bow_weight",
+)  # fmt: skip
+HISTORY_ONLY = ("history_window",)
+VAE_ONLY = ("vae_z_dim", "vae_free_bits")
 
 
 @dataclass(frozen=True)

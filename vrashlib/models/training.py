@@ -101,10 +101,12 @@ class TrainResult:
 
 
 def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
-    """Hash of what determines the trained weights (not the hardware it ran on)."""
+    """Hash of what determines the trained weights: the model settings the kind reads
+    (``ModelConfig.weight_settings``), the training settings but the hardware, the
+    dataset's content and ``TRAINING_REVISION``."""
     train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in HARDWARE_FIELDS}
     blob = json.dumps(
-        [TRAINING_REVISION, kind, dataclasses.asdict(cfg.model), train, tracks.content_hash()],
+        [TRAINING_REVISION, kind, cfg.model.weight_settings(kind), train, tracks.content_hash()],
         sort_keys=True,
         default=str,
     )

@@ -39,6 +39,7 @@ from vrashlib import paths
 from vrashlib.config import Config
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_directory
+from vrashlib.models import KINDS
 from vrashlib.models.evaluation import evaluate
 from vrashlib.models.module import (
     CorruptCheckpointError,
@@ -247,10 +248,16 @@ def _difference(manifest: dict, cfg: Config, dataset_hash: str | None, revision:
     if revision is not None and manifest.get("training_revision") != revision:
         return f"training code revision {manifest.get('training_revision')} (here {revision})"
     hp = manifest.get("hparams", {})
+    kind = str(manifest.get("kind", ""))
+    model_then, model_now = hp.get("model_cfg", {}), dataclasses.asdict(cfg.model)
+    if kind in KINDS:  # only the settings the kind reads (what the fingerprint hashes)
+        known = {k: v for k, v in model_then.items() if k in model_now}
+        model_then = dataclasses.replace(cfg.model, **known).weight_settings(kind)
+        model_now = cfg.model.weight_settings(kind)
     changed = [
         f"{section}.{key}={shipped[key]!r} (here {now!r})"
         for section, shipped, current in (
-            ("model", hp.get("model_cfg", {}), dataclasses.asdict(cfg.model)),
+            ("model", model_then, model_now),
             ("train", hp.get("train_cfg", {}), dataclasses.asdict(cfg.train)),
         )
         for key, now in current.items()
