@@ -11,8 +11,9 @@ The manifest records the ``fingerprint`` that
 :func:`vrashlib.models.training.train_model` compares before using the weights
 (the model settings the kind reads, the training settings, the dataset's
 content hash and ``TRAINING_REVISION``) and its parts, the seed, the git
-commit, the module's hyper-parameters, the SHA-256 of the weights file, why and when training stopped, the training history (Fig. 4's
-curves), the metrics on the validation split, and a *probe*: a few validation
+commit, the module's hyper-parameters, the SHA-256 of the weights file, why
+and when training stopped, the training history (Fig. 4's curves), the
+metrics on the validation split, and a *probe*: a few validation
 tracks (cropped) stored in the manifest itself with the model's bits/event on
 them, which a test recomputes in well under a second.
 
