@@ -149,9 +149,7 @@ class ModelConfig:
         trained and shipped weights hashes these, so that a setting of one kind leaves
         the other kinds' weights valid."""
         latent, history = KINDS[kind]
-        skip = set(VAE_ONLY)
-        skip |= set() if latent else set(LATENT_ONLY)
-        skip |= set() if history else set(HISTORY_ONLY)
+        skip = {*VAE_ONLY, *(() if latent else LATENT_ONLY), *(() if history else HISTORY_ONLY)}
         return {k: v for k, v in dataclasses.asdict(self.for_kind(kind)).items() if k not in skip}
 
     def for_kind(self, kind: str) -> ModelConfig:
