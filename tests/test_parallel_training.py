@@ -10,12 +10,11 @@ import pytest
 import torch
 
 from tests.conftest import random_walk_tracks, walk_trackset
-from vrashlib.config import load_config
+from vrashlib.config import HARDWARE_FIELDS, load_config
 from vrashlib.data.tracks import TrackSet
 from vrashlib.models.module import read_checkpoint
 from vrashlib.models.parallel import Job, one_thread, train_models
 from vrashlib.models.training import fingerprint, train_model
-from vrashlib.models.weights import HARDWARE_FIELDS
 
 # one thread in both paths: at the smoke profile's widths (16) torch computes some matrix
 # products with code whose sums depend on the thread count (the paper's widths do not:

@@ -12,13 +12,22 @@ import numpy as np
 import pytest
 import torch
 
-from vrashlib.config import HISTORY_ONLY, LATENT_ONLY, VAE_ONLY, Config, ModelConfig, load_config
+from vrashlib.config import (
+    HISTORY_ONLY,
+    LATENT_ONLY,
+    VAE_ONLY,
+    Config,
+    ConfigError,
+    ModelConfig,
+    load_config,
+)
 from vrashlib.data.datamodule import make_loader
 from vrashlib.models import KINDS
 from vrashlib.models.module import (
     AtomicCheckpointIO,
     CorruptCheckpointError,
     load_model,
+    lr_scale,
     read_checkpoint,
 )
 from vrashlib.models.training import (
@@ -34,10 +43,10 @@ torch.set_num_threads(1)
 SMOKE = load_config("smoke", {"train.threads": 1})
 # 28 training tracks in batches of 8: 4 batches an epoch, a resume point every 2 steps,
 # so that runs stop mid-epoch (steps 2, 6) and at an epoch's end (step 4).
-RESUMABLE = load_config(
-    "smoke",
-    {"train.threads": 1, "train.batch_size": 8, "train.val_every_steps": 2, "train.max_steps": 8},
-)
+OVERRIDES_RESUMABLE = {
+    "train.threads": 1, "train.batch_size": 8, "train.val_every_steps": 2, "train.max_steps": 8,
+}  # fmt: skip
+RESUMABLE = load_config("smoke", OVERRIDES_RESUMABLE)
 
 
 def assert_same_run(a: TrainResult, b: TrainResult) -> None:
@@ -120,6 +129,50 @@ def test_the_fingerprint_leaves_out_exactly_the_settings_that_do_not_change_the_
     )
     assert read_checkpoint(b.checkpoint)["hparams"]["model_cfg"] != dataclasses.asdict(cfg.model)
     assert_same_run(a, b)
+
+
+def test_the_learning_rate_schedule_follows_a_half_cosine_to_its_floor():
+    cosine = [lr_scale("cosine", s, steps=100, final=0.05) for s in range(0, 121, 10)]
+    assert cosine[0] == 1.0 and cosine[5] == pytest.approx(0.525)  # halfway: (1 + final) / 2
+    assert cosine[10] == pytest.approx(0.05) and cosine[11:] == [cosine[10]] * 2  # then flat
+    assert all(a > b for a, b in zip(cosine[:10], cosine[1:11], strict=True))
+    assert {lr_scale("constant", s, steps=100, final=0.05) for s in (0, 50, 200)} == {1.0}
+    with pytest.raises(ConfigError, match="train.lr_schedule must be one of constant, cosine"):
+        load_config("smoke", {"train.lr_schedule": "linear"})
+    with pytest.raises(ConfigError, match="train.lr_final must be in"):
+        load_config("smoke", {"train.lr_final": 1.5})
+
+
+def test_a_cosine_schedule_trains_other_weights_and_resumes_bit_identical(
+    tiny_trackset, tmp_path, monkeypatch
+):
+    """The schedule's position travels in the resume point: a run interrupted mid-way
+    ends as the uninterrupted one. With a constant rate, lr_final is not hashed (so the
+    weights shipped before the schedule existed stay valid); with the cosine it is."""
+    cosine = load_config("smoke", {**OVERRIDES_RESUMABLE, "train.lr_schedule": "cosine"})
+    reference = train_model("vrash", tiny_trackset, cosine, tmp_path / "ref", progress=False)
+    constant = train_model("vrash", tiny_trackset, RESUMABLE, tmp_path / "const", progress=False)
+    a, b = (read_checkpoint(r.checkpoint)["state_dict"] for r in (reference, constant))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    crash_at(monkeypatch, 4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_model("vrash", tiny_trackset, cosine, tmp_path / "crash", progress=False)
+    last = AtomicCheckpointIO().load_checkpoint(tmp_path / "crash" / "last.ckpt")
+    lr = last["optimizer_states"][0]["param_groups"][0]["lr"]  # after 4 of 8 steps: halfway
+    assert lr == pytest.approx(cosine.train.lr * (1 + cosine.train.lr_final) / 2)
+    monkeypatch.undo()
+    assert_same_run(
+        train_model("vrash", tiny_trackset, cosine, tmp_path / "crash", progress=False), reference
+    )
+    other_floor = {"train.lr_final": 0.5}
+    assert fingerprint("vrash", tiny_trackset, RESUMABLE) == fingerprint(
+        "vrash", tiny_trackset, load_config("smoke", {**OVERRIDES_RESUMABLE, **other_floor})
+    )
+    changed = load_config(
+        "smoke", {**OVERRIDES_RESUMABLE, "train.lr_schedule": "cosine", **other_floor}
+    )
+    prints = {fingerprint("vrash", tiny_trackset, c) for c in (RESUMABLE, cosine, changed)}
+    assert len(prints) == 3
 
 
 def test_train_writes_checkpoint_and_history_and_round_trips(tiny_trackset, tmp_path):

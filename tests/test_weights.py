@@ -12,12 +12,11 @@ import torch
 
 from vrashlib import paths
 from vrashlib.analysis.seeds import shipped_seeds
-from vrashlib.config import ModelConfig, load_config
+from vrashlib.config import ModelConfig, TrainConfig, load_config
 from vrashlib.models import KINDS
 from vrashlib.models.module import read_checkpoint
 from vrashlib.models.network import count_parameters
 from vrashlib.models.training import (
-    HARDWARE_FIELDS,
     RETRAIN_ENV,
     TRAINING_REVISION,
     evaluate,
@@ -26,6 +25,7 @@ from vrashlib.models.training import (
 )
 from vrashlib.models.weights import (
     PROBE_EVENTS,
+    _difference,
     find_shipped,
     load_shipped,
     probe_bits,
@@ -109,7 +109,7 @@ def test_train_model_uses_matching_shipped_weights_and_says_so(shipped, tmp_path
 def test_other_config_force_and_retrain_request_train_instead(
     shipped, tmp_path, monkeypatch, caplog
 ):
-    tracks, res, root, _ = shipped
+    tracks, res, root, dest = shipped
     other = load_config("smoke", {"train.threads": 1, "train.lr": 1e-3})
     with caplog.at_level(logging.INFO, logger="vrashlib.models.weights"):
         trained = train_model(
@@ -118,6 +118,14 @@ def test_other_config_force_and_retrain_request_train_instead(
     assert (
         trained.source == "trained"
         and "trained with other settings: train.lr=0.002 (here 0.001)" in caplog.text
+    )
+    # a manifest from before the schedule existed was trained with a constant rate
+    manifest = read_manifest(dest)
+    for key in ("lr_schedule", "lr_final"):
+        del manifest["hparams"]["train_cfg"][key]
+    cosine = load_config("smoke", {"train.lr_schedule": "cosine"})
+    assert _difference(manifest, cosine, None, None) == (
+        "other settings: train.lr_schedule='constant' (here 'cosine')"
     )
     forced = train_model(
         "vrash", tracks, CFG, tmp_path / "force", progress=False, force=True, weights_root=root
@@ -182,10 +190,10 @@ def test_committed_weights_match_their_manifest_and_the_paper_config(kind, seed)
     # the settings this kind reads (what the fingerprint hashes) are the paper config's
     model_cfg = ModelConfig(**hp["model_cfg"])
     assert model_cfg.weight_settings(kind) == PAPER.model.weight_settings(kind)
-    drop = set(HARDWARE_FIELDS)
+    # (a manifest from before lr_schedule existed was trained with a constant rate)
+    train_then = TrainConfig(**{"lr_schedule": "constant", **hp["train_cfg"]})
     train = dataclasses.replace(PAPER.train, seed=seed)
-    current = {k: v for k, v in dataclasses.asdict(train).items() if k not in drop}
-    assert {k: v for k, v in hp["train_cfg"].items() if k not in drop} == current
+    assert train_then.weight_settings() == train.weight_settings()
     assert manifest["stop_reason"] in ("patience", "max_steps")
 
 

@@ -181,6 +181,11 @@ class TrainConfig:
     batch_size: int = 128  # tracks; batch 128 keeps a 2-core CPU near 40k events/s
     max_len: int = 256  # training crops longer tracks to a random window of this length
     lr: float = 2e-3
+    # The learning rate over the run: "constant" (lr throughout), or "cosine": decayed
+    # from lr to lr * lr_final by a half cosine over train.max_steps (Loshchilov & Hutter
+    # 2017), so that a run the step cap ends still ends at a small step size.
+    lr_schedule: str = "constant"
+    lr_final: float = 0.05  # the last step's share of lr ("cosine")
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_epochs: int = 100
@@ -210,6 +215,35 @@ class TrainConfig:
     parallel: int = 3
     num_workers: int = 0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                f"got {self.lr_schedule!r}"
+            )
+        if not 0 <= self.lr_final <= 1:
+            raise ConfigError(f"train.lr_final must be in [0, 1], got {self.lr_final!r}")
+
+    def weight_settings(self) -> dict[str, Any]:
+        """The training settings that determine the weights: all but the machine's
+        (:data:`HARDWARE_FIELDS`), less ``lr_schedule`` and ``lr_final`` with a constant
+        learning rate (which reads neither, and which every model was trained with
+        before they existed: its weights stay valid). The fingerprint of trained and
+        shipped weights hashes these."""
+        skip = {
+            *HARDWARE_FIELDS,
+            *(("lr_schedule", "lr_final") if self.lr_schedule == "constant" else ()),
+        }
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+LR_SCHEDULES = ("constant", "cosine")
+# Settings of ``TrainConfig`` that say where and how fast a model trains, not what it
+# learns: a model trained with other values has the same weights.
+HARDWARE_FIELDS = (
+    "accelerator", "devices", "strategy", "num_nodes", "threads", "parallel", "num_workers",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,11 @@ Two kinds of checkpoint, both loaded with ``torch.load(weights_only=True)``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
+import math
 import os
 import random
 import time
@@ -211,7 +213,17 @@ class MelodyModule(pl.LightningModule):
 
     def configure_optimizers(self):
         t = self.hparams.train_cfg
-        return torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+        optimiser = torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+        schedule = t.get("lr_schedule", "constant")  # (absent from checkpoints made before it)
+        if schedule == "constant":
+            return optimiser
+        scale = functools.partial(lr_scale, schedule, steps=t["max_steps"], final=t["lr_final"])
+        # stepped after every optimiser step; its state travels in the resume checkpoint
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, scale)
+        return {
+            "optimizer": optimiser,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     # ---------------------------------------------------- resume bookkeeping
     # Lightning's checkpoint holds the weights, the optimiser and its loops' progress;
@@ -239,6 +251,18 @@ class MelodyModule(pl.LightningModule):
         self.stall, self.stop_reason = int(state["stall"]), str(state["stop_reason"])
         self._train_sums = dict(state["train_sums"])
         self.position = (int(state["position"][0]), int(state["position"][1]))
+
+
+def lr_scale(schedule: str, step: int, *, steps: int, final: float) -> float:
+    """The learning rate's share of ``train.lr`` at optimiser step ``step`` (0-based) of a
+    run of ``steps``: 1 throughout for "constant"; for "cosine", a half cosine from 1 at
+    step 0 to ``final`` at step ``steps``, and ``final`` after it."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        done = min(step, steps) / max(steps, 1)
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * done))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
 
 
 def _accumulate(sums: dict[str, float], terms: dict[str, torch.Tensor]) -> None:

@@ -76,7 +76,6 @@ from vrashlib.threads import torch_threads
 
 logger = logging.getLogger(__name__)
 
-HARDWARE_FIELDS = weights.HARDWARE_FIELDS  # settings that do not change the trained weights
 RETRAIN_ENV = "VRASH_RETRAIN"  # "1": train from scratch (``make figures RETRAIN=1``)
 
 # Bump when a change to the models or the training code changes the trained
@@ -102,11 +101,16 @@ class TrainResult:
 
 def fingerprint(kind: str, tracks: TrackSet, cfg: Config) -> str:
     """Hash of what determines the trained weights: the model settings the kind reads
-    (``ModelConfig.weight_settings``), the training settings but the hardware, the
-    dataset's content and ``TRAINING_REVISION``."""
-    train = {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in HARDWARE_FIELDS}
+    (``ModelConfig.weight_settings``), the training settings that change them
+    (``TrainConfig.weight_settings``), the dataset's content and ``TRAINING_REVISION``."""
     blob = json.dumps(
-        [TRAINING_REVISION, kind, cfg.model.weight_settings(kind), train, tracks.content_hash()],
+        [
+            TRAINING_REVISION,
+            kind,
+            cfg.model.weight_settings(kind),
+            cfg.train.weight_settings(),
+            tracks.content_hash(),
+        ],
         sort_keys=True,
         default=str,
     )

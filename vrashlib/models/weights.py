@@ -37,7 +37,7 @@ import safetensors.torch
 import torch
 
 from vrashlib import paths
-from vrashlib.config import Config
+from vrashlib.config import Config, TrainConfig
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_directory
 from vrashlib.models import KINDS
@@ -55,9 +55,6 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FORMAT = "vrash-weights/1"
 # Settings of ``cfg.train`` that do not change the trained weights (the hardware they
 # train on): ``vrashlib.models.training.fingerprint`` leaves them out.
-HARDWARE_FIELDS = (
-    "accelerator", "devices", "strategy", "num_nodes", "threads", "parallel", "num_workers",
-)  # fmt: skip
 PROBE_TRACKS = 4  # validation tracks in the manifest's probe
 PROBE_EVENTS = 64  # events per probe track (a prefix): the probe runs in milliseconds
 PROBE_SEED = 0  # the seed of the probe's posterior noise (``evaluate``)
@@ -239,6 +236,12 @@ def find_shipped(
     return folder
 
 
+def _replace_known(section: Any, values: dict[str, Any]) -> Any:
+    """``section`` with the values of the settings it has (a config dataclass)."""
+    names = {f.name for f in dataclasses.fields(section)}
+    return dataclasses.replace(section, **{k: v for k, v in values.items() if k in names})
+
+
 def _difference(manifest: dict, cfg: Config, dataset_hash: str | None, revision: int | None) -> str:
     """What makes a manifest's fingerprint differ from the current one, in words."""
     if dataset_hash is not None and manifest.get("dataset_hash") != dataset_hash:
@@ -250,18 +253,21 @@ def _difference(manifest: dict, cfg: Config, dataset_hash: str | None, revision:
         return f"training code revision {manifest.get('training_revision')} (here {revision})"
     hp = manifest.get("hparams", {})
     kind = str(manifest.get("kind", ""))
-    model_then, model_now = hp.get("model_cfg", {}), dataclasses.asdict(cfg.model)
-    if kind in KINDS:  # only the settings the kind reads (what the fingerprint hashes)
-        known = {k: v for k, v in model_then.items() if k in model_now}
-        model_then = dataclasses.replace(cfg.model, **known).weight_settings(kind)
-        model_now = cfg.model.weight_settings(kind)
-    changed = [
-        f"{section}.{key}={shipped[key]!r} (here {now!r})"
-        for section, shipped, current in (
-            ("model", model_then, model_now),
-            ("train", hp.get("train_cfg", {}), dataclasses.asdict(cfg.train)),
-        )
-        for key, now in current.items()
-        if key in shipped and shipped[key] != now and key not in HARDWARE_FIELDS
-    ]
+    # what it was trained with: a setting its manifest lacks did not exist then, and
+    # before lr_schedule existed every model trained with a constant learning rate
+    model_then = _replace_known(cfg.model, hp.get("model_cfg", {}))
+    train_then = _replace_known(cfg.train, {"lr_schedule": "constant", **hp.get("train_cfg", {})})
+
+    def hashed(section: Any) -> dict[str, Any]:  # what the fingerprint hashes of a section
+        if isinstance(section, TrainConfig):
+            return section.weight_settings()
+        return section.weight_settings(kind) if kind in KINDS else dataclasses.asdict(section)
+
+    changed = []
+    for name, then, now in (("model", model_then, cfg.model), ("train", train_then, cfg.train)):
+        old, new = hashed(then), hashed(now)
+        for key in dict.fromkeys([*old, *new]):  # (one not hashed on one side: as set)
+            was, here = old.get(key, getattr(then, key)), new.get(key, getattr(now, key))
+            if was != here:
+                changed.append(f"{name}.{key}={was!r} (here {here!r})")
     return "other settings: " + ", ".join(changed) if changed else "another config"
