@@ -35,6 +35,7 @@ from vrashlib.models.training import (
     _LastCheckpoint,
     build_module,
     evaluate,
+    export_weights,
     fingerprint,
     train_model,
 )
@@ -268,6 +269,33 @@ def test_stale_resume_checkpoint_is_ignored(tiny_trackset, tmp_path, caplog):
         res = train_model("lm", tiny_trackset, SMOKE, tmp_path, progress=False)
     assert res.history["step"].min() == 1
     assert "belongs to another config or dataset; removed" in caplog.text
+
+
+def test_a_model_the_clock_cut_short_is_that_caps_model_only(tiny_trackset, tmp_path, caplog):
+    """train.max_minutes is not in the fingerprint (raising it keeps shipped weights
+    valid), but a model it stopped is trained again under another cap, from the run
+    folder and from weights/ alike; under the same cap it is up to date."""
+    capped = load_config("smoke", {"train.threads": 1, "train.max_minutes": 1e-5})
+    longer = load_config("smoke", {"train.threads": 1, "train.max_minutes": 5.0})
+    assert fingerprint("lm", tiny_trackset, capped) == fingerprint("lm", tiny_trackset, longer)
+    with caplog.at_level(logging.WARNING, logger="vrashlib.models.training"):
+        cut = train_model("lm", tiny_trackset, capped, tmp_path / "run", progress=False)
+    assert cut.stop_reason == "max_minutes" and cut.history["step"].max() < capped.train.max_steps
+    assert "stopped by train.max_minutes=1e-05 before it converged" in caplog.text
+    root = tmp_path / "weights"
+    export_weights(
+        "lm", tiny_trackset, capped, cut.checkpoint, dataset_hash=tiny_trackset.content_hash(),
+        root=root,
+    )  # fmt: skip
+    again = train_model("lm", tiny_trackset, capped, tmp_path / "run", progress=False)
+    assert again.source == "cached"
+    for where in ("run", "other"):  # the run's model.ckpt; weights/ into another run
+        with caplog.at_level(logging.WARNING, logger="vrashlib.models.weights"):
+            full = train_model(
+                "lm", tiny_trackset, longer, tmp_path / where, progress=False, weights_root=root
+            )
+        assert full.source == "trained" and full.stop_reason == "max_steps", where
+    assert "train.max_minutes=1e-05 cut them short (here 5.0); training instead" in caplog.text
 
 
 def test_early_stopping_stops_after_patience_validations_and_keeps_the_best(

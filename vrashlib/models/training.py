@@ -326,7 +326,10 @@ def ready_model(
             aside = set_aside(final)
             logger.warning("%s: %s; moved to %s, training the model again", kind, err, aside.name)
         else:
-            if payload["hparams"].get("fingerprint") == fp:
+            hparams, stop = payload["hparams"], payload.get("stop_reason")
+            if hparams.get("fingerprint") == fp and not weights.stopped_by_another_cap(
+                hparams, stop, cfg
+            ):
                 logger.info(
                     "%s: %s is up to date (same config and data), not retrained", kind, final
                 )

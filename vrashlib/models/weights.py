@@ -43,6 +43,7 @@ from vrashlib.files import atomic_directory
 from vrashlib.models import KINDS
 from vrashlib.models.evaluation import evaluate
 from vrashlib.models.module import (
+    STOP_MAX_MINUTES,
     CorruptCheckpointError,
     MelodyModule,
     module_from_payload,
@@ -53,8 +54,6 @@ from vrashlib.models.network import count_parameters
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FORMAT = "vrash-weights/1"
-# Settings of ``cfg.train`` that do not change the trained weights (the hardware they
-# train on): ``vrashlib.models.training.fingerprint`` leaves them out.
 PROBE_TRACKS = 4  # validation tracks in the manifest's probe
 PROBE_EVENTS = 64  # events per probe track (a prefix): the probe runs in milliseconds
 PROBE_SEED = 0  # the seed of the probe's posterior noise (``evaluate``)
@@ -233,7 +232,23 @@ def find_shipped(
             kind, folder, _difference(manifest, cfg, dataset_hash, revision),
         )  # fmt: skip
         return None
+    if stopped_by_another_cap(manifest.get("hparams", {}), manifest.get("stop_reason"), cfg):
+        logger.warning(
+            "%s: shipped weights at %s not used, train.max_minutes=%s cut them short (here %s);"
+            " training instead", kind, folder,
+            manifest["hparams"]["train_cfg"]["max_minutes"], cfg.train.max_minutes,
+        )  # fmt: skip
+        return None
     return folder
+
+
+def stopped_by_another_cap(hparams: dict, stop_reason: str | None, cfg: Config) -> bool:
+    """Whether a model that the wall-clock cap ``train.max_minutes`` stopped was trained
+    under another cap than ``cfg``'s. The cap is not in the fingerprint (it says when
+    to give up on a slow machine, not what is learnt), but a model it cut short is the
+    model of that cap only: under another one it is trained again."""
+    cap = hparams.get("train_cfg", {}).get("max_minutes")
+    return stop_reason == STOP_MAX_MINUTES and cap != cfg.train.max_minutes
 
 
 def _replace_known(section: Any, values: dict[str, Any]) -> Any:
