@@ -200,7 +200,8 @@ class TrainConfig:
     max_steps: int = 1500  # safety net on the steps (sized so that the three fit 45 min on 2 cores)
     # Safety cap on wall-clock time per model (None = none). Reaching it makes the
     # result depend on the machine's speed; the paper profile is sized to stay under it:
-    # three at once on our 2 cores, VRASH needs about 43 min (AMD EPYC; 36 on Intel).
+    # three at once on our 2 cores VRASH takes 35-43 min (AMD EPYC; 32 on Intel), so
+    # the cap leaves about a third to spare (benchmarks/results/retrain_amd.md).
     # Not in the fingerprint (it says when to give up, not what is learnt); a model it
     # stopped is that cap's model only (``weights.stopped_by_another_cap``).
     max_minutes: float | None = 60.0
