@@ -273,13 +273,13 @@ def _difference(manifest: dict, cfg: Config, dataset_hash: str | None, revision:
     model_then = _replace_known(cfg.model, hp.get("model_cfg", {}))
     train_then = _replace_known(cfg.train, {"lr_schedule": "constant", **hp.get("train_cfg", {})})
 
-    def hashed(section: Any) -> dict[str, Any]:  # what the fingerprint hashes of a section
-        if isinstance(section, TrainConfig):
-            return section.weight_settings()
-        return section.weight_settings(kind) if kind in KINDS else dataclasses.asdict(section)
-
+    model_hashed = (lambda m: m.weight_settings(kind)) if kind in KINDS else dataclasses.asdict
+    sections = (  # each with what the fingerprint hashes of it
+        ("model", model_then, cfg.model, model_hashed),
+        ("train", train_then, cfg.train, TrainConfig.weight_settings),
+    )
     changed = []
-    for name, then, now in (("model", model_then, cfg.model), ("train", train_then, cfg.train)):
+    for name, then, now, hashed in sections:
         old, new = hashed(then), hashed(now)
         for key in dict.fromkeys([*old, *new]):  # (one not hashed on one side: as set)
             was, here = old.get(key, getattr(then, key)), new.get(key, getattr(now, key))
