@@ -197,8 +197,10 @@ for kind, interp in interpolations.items():
 # remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman
 # et al. 2016), cyclical KL annealing (Fu et al. 2019), a bag-of-notes loss (Zhao et
 # al. 2017), a window of the last 4 events as decoder input ("uses previous outputs
-# as additional inputs"), and two combinations; the LM and the VAE are references.
-# A bar-level hierarchical decoder (MusicVAE's conductor) is not among them.
+# as additional inputs"), two combinations, and a hierarchical decoder (MusicVAE's
+# conductor, Roberts et al. 2018: z unrolled into one code per phrase of 16 events, the
+# decoder restarting every phrase from its code), alone and with the default's free bits;
+# the LM and the VAE are references.
 #
 # The target for the default: KL at least `ablation.target_kl_bits` bits per melody,
 # at least half of the latent dimensions active, a validation bound within

@@ -127,6 +127,12 @@ def test_other_config_force_and_retrain_request_train_instead(
     assert _difference(manifest, cosine, None, None) == (
         "other settings: train.lr_schedule='constant' (here 'cosine')"
     )
+    # ... and one from before the conductor existed had none
+    del manifest["hparams"]["model_cfg"]["conductor_segment"]
+    conducted = load_config("smoke", {"model.conductor_segment": 16})
+    assert _difference(manifest, conducted, None, None) == (
+        "other settings: model.conductor_segment=0 (here 16)"
+    )
     forced = train_model(
         "vrash", tracks, CFG, tmp_path / "force", progress=False, force=True, weights_root=root
     )

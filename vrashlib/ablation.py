@@ -61,6 +61,7 @@ BEFORE: dict[str, Any] = {
     "model.kl_cycles": 0,
     "model.bow_weight": 0.0,
     "model.history_window": 1,
+    "model.conductor_segment": 0,
 }
 
 
@@ -74,8 +75,9 @@ class Variant:
 
 # In the order they run (what matters most first, should a run be cut short): the
 # LM and VRASH as committed, one remedy at a time, two combinations, the VAE, then
-# the window and a second free-bits level. (A bar- or phrase-level hierarchical decoder, MusicVAE's
-# "conductor", is not among them: it is a different decoder, not a setting.)
+# the window, a second free-bits level, then the hierarchical decoder (MusicVAE's
+# conductor, one code per phrase of 16 events: two bars of a reel in eighth notes, four of
+# a chorale in quarters) alone and on top of the default's free bits.
 VARIANTS: tuple[Variant, ...] = (
     Variant("lm", "lm", "the LM: the bound every VRASH is held to"),
     Variant("before", "vrash", "VRASH as committed: free bits 0.1 nat/dim"),
@@ -105,6 +107,18 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("vae", "vae", "the paper's VAE: z and style only (vae_z_dim, no free bits)"),
     Variant("window4", "vrash", "the last 4 events as input", (("model.history_window", 4),)),
     Variant("fb1", "vrash", "free bits 1 nat/dim", (("model.free_bits", 1.0),)),
+    Variant(
+        "conductor16",
+        "vrash",
+        "hierarchical decoder: a conductor code per 16-event phrase",
+        (("model.conductor_segment", 16),),
+    ),
+    Variant(
+        "fb0.5+conductor16",
+        "vrash",
+        "free bits 0.5 + hierarchical decoder",
+        (("model.free_bits", 0.5), ("model.conductor_segment", 16)),
+    ),
 )
 BY_NAME = {v.name: v for v in VARIANTS}
 

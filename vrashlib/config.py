@@ -136,6 +136,12 @@ class ModelConfig:
     # Previous events the decoder sees as input at each step ("uses previous outputs as
     # additional inputs"); 1 = the previous event only. The recurrent state sees them all.
     history_window: int = 1
+    # A hierarchical decoder (MusicVAE's "conductor", Roberts et al. 2018): with S > 0 a
+    # conductor RHN (encoder_hidden wide, encoder_depth deep) unrolls z into one code per
+    # phrase of S events; the note decoder sees its phrase's code in place of z and starts
+    # every phrase from a state made from that code, so what it knows of the melody beyond
+    # the notes it hears must come through z. 0 = none (the paper's decoder).
+    conductor_segment: int = 0
     # The VAE's decoder hears only z and the style (Fig. 2): it needs a larger code than
     # VRASH and no free-bits floor (nothing competes with z). See ``for_kind``.
     vae_z_dim: int = 128
@@ -150,7 +156,9 @@ class ModelConfig:
         the other kinds' weights valid."""
         latent, history = KINDS[kind]
         skip = {*VAE_ONLY, *(() if latent else LATENT_ONLY), *(() if history else HISTORY_ONLY)}
-        return {k: v for k, v in dataclasses.asdict(self.for_kind(kind)).items() if k not in skip}
+        settings = dataclasses.asdict(self.for_kind(kind))
+        skip |= {k for k, off in OFF_UNLESS_SET.items() if settings[k] == off}
+        return {k: v for k, v in settings.items() if k not in skip}
 
     def for_kind(self, kind: str) -> ModelConfig:
         """The settings a network of ``kind`` is built and trained with: for ``vae``,
@@ -160,7 +168,7 @@ class ModelConfig:
         if kind == "vae":
             return replace(
                 self, z_dim=self.vae_z_dim, free_bits=self.vae_free_bits,
-                history_dropout=0.0, bow_weight=0.0,
+                history_dropout=0.0, bow_weight=0.0, conductor_segment=0,
             )  # fmt: skip
         return self
 
@@ -170,10 +178,13 @@ class ModelConfig:
 # ``for_kind`` puts in place of z_dim and free_bits for the VAE: see ``weight_settings``.
 LATENT_ONLY = (
     "z_dim", "encoder_hidden", "encoder_depth", "kl_warmup_steps", "free_bits",
-    "history_dropout", "kl_cycles", "bow_weight",
+    "history_dropout", "kl_cycles", "bow_weight", "conductor_segment",
 )  # fmt: skip
 HISTORY_ONLY = ("history_window",)
 VAE_ONLY = ("vae_z_dim", "vae_free_bits")
+# Settings added after models were shipped, hashed only when set: at this value a network
+# is the one every shipped model is, and their weights stay valid.
+OFF_UNLESS_SET = {"conductor_segment": 0}
 
 
 @dataclass(frozen=True)
@@ -352,10 +363,10 @@ class AblationConfig:
     # fb0.5+bow) are left out by default to fit the time budget of 2 cores.
     variants: tuple[str, ...] = (
         "lm", "before", "fb0.5", "hd0.3", "cyclical", "bow", "fb0.5+hd0.3", "fb0.5+hd0.3+bow",
-        "vae", "window4", "fb1",
+        "vae", "window4", "fb1", "conductor16", "fb0.5+conductor16",
     )  # fmt: skip
     # The budget of every variant: steps x batch_size training windows (6400: ~0.4
-    # epochs of the paper corpus), what a shared 2-core CPU affords for eleven variants.
+    # epochs of the paper corpus), what a shared 2-core CPU affords for thirteen variants.
     steps: int = 100
     batch_size: int = 64
     val_every_steps: int = 25
@@ -450,8 +461,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "diagnostics.interp_steps": 4,
         "diagnostics.iw_samples": 4,
         # a few variants that between them take every code path (bag-of-notes head,
-        # history dropout, a history window, the VAE)
-        "ablation.variants": ("lm", "before", "fb0.5+hd0.3+bow", "vae", "window4"),
+        # history dropout, a history window, the VAE, the conductor)
+        "ablation.variants": (
+            "lm",
+            "before",
+            "fb0.5+hd0.3+bow",
+            "vae",
+            "window4",
+            "fb0.5+conductor16",
+        ),  # fmt: skip
         "ablation.steps": 4,
         "ablation.batch_size": 16,
         "ablation.val_every_steps": 2,

@@ -20,6 +20,14 @@ Three softmax heads predict pitch class (incl. rest/end), octave and duration.
 With ``history_window`` k > 1 the history input is the last k events (lag 1
 first), not only the previous one.
 
+With ``conductor_segment`` S > 0 the decoder is hierarchical, as MusicVAE's
+(Roberts et al. 2018): a *conductor* RHN, started from ``tanh(W z + b)`` and fed z
+at each of its steps, gives one code per phrase of S events (:class:`Conductor`); the note decoder sees its phrase's code where it
+would see z, and starts every phrase from ``tanh(W code + b)``, not from where
+the last phrase left it. Only the notes it hears (history) and z then tell it
+about the melody so far. The phrases of a batch run as one batch of
+``phrases x tracks`` sequences of S steps.
+
 The loss is the sum of the three cross-entropies plus, with a latent, the KL to
 ``N(0, I)`` weighted by a warm-up (linear, Bowman et al. 2016, or cyclical, Fu
 et al. 2019). Autoregressive VAEs tend to ignore z (posterior collapse); the
@@ -86,8 +94,14 @@ class MelodyNet(nn.Module):
         self.note_dim = cfg.pc_embed + cfg.oct_embed + cfg.dur_embed
         self.emb_style = nn.Embedding(n_styles, cfg.style_embed)
         self.z_dim = cfg.z_dim if self.latent else 0
-        dec_in = cfg.style_embed + self.note_dim * self.window + self.z_dim
+        if cfg.conductor_segment < 0:
+            raise ValueError(f"model.conductor_segment must be >= 0, got {cfg.conductor_segment}")
+        self.segment = cfg.conductor_segment if self.latent else 0
+        code_dim = cfg.encoder_hidden if self.segment else self.z_dim  # what the decoder sees of z
+        dec_in = cfg.style_embed + self.note_dim * self.window + code_dim
         self.decoder = RHN(dec_in, cfg.hidden, cfg.depth, cfg.layers, cfg.dropout)
+        if self.segment:
+            self.conductor = Conductor(cfg)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, sum(VOCAB_SIZES))  # the three heads in one matrix
         if cfg.event_head:  # octave | pitch class, duration | pitch class + octave
@@ -134,16 +148,44 @@ class MelodyNet(nn.Module):
             lags.append(torch.cat([unknown.expand(min(lag, T), B, 3), prev[: T - lag]], dim=0))
         return torch.stack(lags, dim=2)
 
-    def decoder_input(self, T: int, style: Tensor, z: Tensor | None, prev: Tensor | None) -> Tensor:
-        """(T, B, dec_in): [notes t-1 .. t-window] + style + [z], as the switches say."""
+    def decoder_input(
+        self, T: int, style: Tensor, z: Tensor | None, prev: Tensor | None,
+        codes: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
+        """(T, B, dec_in): [notes t-1 .. t-window] + style + [z], as the switches say
+        (with a conductor, the code of the step's phrase, from ``codes``, in place of z)."""
         B = style.shape[0]
         parts = []
         if self.history:
             parts.append(self.embed_notes(prev).flatten(2))
         parts.append(self.emb_style(style).expand(T, B, -1))
-        if self.latent:
+        if self.segment:
+            parts.append(codes.repeat_interleave(self.segment, dim=0)[:T])
+        elif self.latent:
             parts.append(z.expand(T, B, -1))
         return torch.cat(parts, dim=-1)
+
+    def phrase_codes(self, z: Tensor, T: int) -> Tensor:
+        """The conductor's code of each phrase of ``T`` steps, ``(ceil(T / S), B, encoder_hidden)``."""
+        return self.conductor.codes(z, -(-T // self.segment))
+
+    def phrase_states(self, codes: Tensor) -> Tensor:
+        """The decoder's state at the start of each phrase, ``(n_phrases, layers, B, hidden)``."""
+        return self.conductor.states(codes)
+
+    def decode(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
+        """The decoder's hidden states ``(T, B, hidden)`` for its inputs ``x`` (T, B, dec_in):
+        one pass over the melody, or (with a conductor) one pass over each phrase, every
+        phrase from its own start state, all phrases of the batch at once."""
+        if not self.segment:
+            return self.decoder(x)[0]
+        T, B, S, K = x.shape[0], x.shape[1], self.segment, len(codes)
+        x = F.pad(x, (0, 0, 0, 0, 0, K * S - T))  # the last phrase padded to S steps
+        x = x.view(K, S, B, -1).transpose(0, 1).reshape(S, K * B, -1)
+        init = self.phrase_states(codes)  # (K, layers, B, H)
+        init = init.transpose(0, 1).reshape(self.cfg.layers, K * B, -1)
+        hidden, _ = self.decoder(x, init)
+        return hidden.view(S, K, B, -1).transpose(0, 1).reshape(K * S, B, -1)[:T]
 
     def logits(self, hidden: Tensor, events: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Hidden states -> logits of the pitch-class, octave and duration heads.
@@ -205,11 +247,39 @@ class MelodyNet(nn.Module):
         if self.history:
             p = self.cfg.history_dropout if (self.training and self.latent) else 0.0
             prev = self.history_input(events, p)
-        hidden, _ = self.decoder(self.decoder_input(events.shape[0], style, z, prev))
+        T = events.shape[0]
+        codes = self.phrase_codes(z, T) if self.segment else None
+        hidden = self.decode(self.decoder_input(T, style, z, prev, codes), codes)
         out["pc"], out["oct"], out["dur"] = self.logits(hidden, events)
         if hasattr(self, "bow"):
             out["bow"] = self.bow(z)
         return out
+
+
+class Conductor(nn.Module):
+    """A hierarchical decoder's upper level: z -> one code per phrase, and from each code
+    the note decoder's state at the phrase's start. As MusicVAE's conductor, it starts
+    from ``tanh(W z + b)``, so that z reaches every code from the first phrase on (an RHN
+    from a zero state mostly carries it: its first codes would hardly depend on z); it
+    is also fed z at each step. Its width and depth are the encoder's."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.layers, self.hidden = cfg.layers, cfg.hidden
+        self.start = nn.Linear(cfg.z_dim, cfg.encoder_hidden)
+        self.rnn = RHN(cfg.z_dim, cfg.encoder_hidden, cfg.encoder_depth)
+        self.to_state = nn.Linear(cfg.encoder_hidden, cfg.layers * cfg.hidden)
+
+    def codes(self, z: Tensor, n_phrases: int) -> Tensor:
+        """``(n_phrases, B, encoder_hidden)`` for codes ``z`` (B, z_dim)."""
+        start = torch.tanh(self.start(z))[None]
+        out, _ = self.rnn(z.expand(n_phrases, *z.shape), start)
+        return out
+
+    def states(self, codes: Tensor) -> Tensor:
+        """``(n_phrases, layers, B, hidden)``: the decoder's start state of each phrase."""
+        K, B = codes.shape[:2]
+        return torch.tanh(self.to_state(codes)).view(K, B, self.layers, self.hidden).transpose(1, 2)
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:

@@ -37,7 +37,7 @@ import safetensors.torch
 import torch
 
 from vrashlib import paths
-from vrashlib.config import Config, TrainConfig
+from vrashlib.config import OFF_UNLESS_SET, Config, TrainConfig
 from vrashlib.data.tracks import TrackSet
 from vrashlib.files import atomic_directory
 from vrashlib.models import KINDS
@@ -268,9 +268,10 @@ def _difference(manifest: dict, cfg: Config, dataset_hash: str | None, revision:
         return f"training code revision {manifest.get('training_revision')} (here {revision})"
     hp = manifest.get("hparams", {})
     kind = str(manifest.get("kind", ""))
-    # what it was trained with: a setting its manifest lacks did not exist then, and
-    # before lr_schedule existed every model trained with a constant learning rate
-    model_then = _replace_known(cfg.model, hp.get("model_cfg", {}))
+    # what it was trained with: a setting its manifest lacks did not exist then (a model
+    # setting added since is off: OFF_UNLESS_SET), and before lr_schedule existed every
+    # model trained with a constant learning rate
+    model_then = _replace_known(cfg.model, {**OFF_UNLESS_SET, **hp.get("model_cfg", {})})
     train_then = _replace_known(cfg.train, {"lr_schedule": "constant", **hp.get("train_cfg", {})})
 
     model_hashed = (lambda m: m.weight_settings(kind)) if kind in KINDS else dataclasses.asdict

@@ -207,6 +207,11 @@ def sample_compiled(
             f"the compiled sampler feeds back one previous event; this {p['kind']} model's "
             f"decoder sees {p['window']} (model.history_window): use TorchDecoder"
         )
+    if p["segment"]:
+        raise NotImplementedError(
+            f"the compiled sampler has no phrases; this {p['kind']} model's decoder is "
+            f"hierarchical (model.conductor_segment={p['segment']}): use TorchDecoder"
+        )
     const = input_constant(p, style_idx, z, batch)
     u = rng.random(max_len * 3 * (1 if shared_noise else batch), dtype=np.float32)
     events = np.zeros((max_len, batch, 3), np.int16)

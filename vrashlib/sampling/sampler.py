@@ -24,11 +24,20 @@ matrix. What runs the step depends on the batch size
   is not a production path: it stays as the readable reference, the oracle the
   tests (and benchmarks) check the compiled loop against.
 
+A hierarchical decoder (``model.conductor_segment``) adds phrases: at each phrase's
+first step both decoders take the conductor's code of that phrase into the input and
+restart the recurrent state from it (:func:`phrase_plan`, :class:`_Phrases`); the
+compiled loop knows no phrases, so such a model samples on :class:`TorchDecoder` at every
+batch size.
+
 ``tests/test_generate.py`` checks both decoders against the network's
-teacher-forced logits, and the compiled loop's melodies against the numpy decoder's.
+teacher-forced logits, and the compiled loop's melodies against the numpy decoder's
+(``tests/test_conductor.py`` with a conductor).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -52,8 +61,8 @@ OCT_START, DUR_START = PC_VOCAB, PC_VOCAB + OCT_VOCAB  # where the octave / dura
 def fold(net: MelodyNet) -> dict[str, torch.Tensor | None]:
     """The decoder's first input projection with the embeddings folded in (float32):
     ``tables`` (one ``(vocab + 1, 2H)`` per note field and history lag, lag 1 first,
-    empty without history), ``style`` ``(n_styles, 2H)``, ``w_z`` ``(z_dim, 2H)`` or
-    None, ``bias`` ``(2H,)``."""
+    empty without history), ``style`` ``(n_styles, 2H)``, ``w_z`` ``(z_dim, 2H)`` (with a
+    conductor: the phrase code's, ``(encoder_hidden, 2H)``) or None, ``bias`` ``(2H,)``."""
     w0 = net.decoder.w_in[0].float()
     col = 0
     tables = []
@@ -112,8 +121,48 @@ def export_sampler(module) -> dict:
         hidden=H,
         event_head=cfg.event_head,
         n_logits=net.head.out_features,
+        segment=net.segment,
     )
+    if net.segment:  # the conductor (phrase codes and start states), a float32 copy
+        w["conductor"] = copy.deepcopy(net.conductor).float().eval().requires_grad_(False)
     return w
+
+
+def phrase_plan(p: dict, z: np.ndarray, n_phrases: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A hierarchical decoder's phrases (``p["segment"]`` events each) for codes ``z``
+    (B, z_dim): what each phrase's code adds to the decoder's first input projection,
+    ``(n_phrases, B, 2H)``, and the decoder's state at each phrase's start,
+    ``(n_phrases, layers, B, H)`` (:class:`vrashlib.models.network.Conductor`)."""
+    with torch.inference_mode():
+        codes = p["conductor"].codes(
+            torch.from_numpy(np.ascontiguousarray(z, np.float32)), n_phrases
+        )
+        return codes @ p["w_z"], p["conductor"].states(codes).contiguous()
+
+
+class _Phrases:
+    """The phrase bookkeeping of a hierarchical decoder: which phrase a step is in, and
+    the conductor's plan for the melodies still composing (computed for more phrases
+    when a melody outgrows it)."""
+
+    def __init__(self, p: dict, z: np.ndarray) -> None:
+        self.p, self.z, self.step, self.plan = p, np.ascontiguousarray(z, np.float32), 0, None
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """At the first step of a phrase, ``(input added, start state)`` of the rows for it;
+        else None. Call once per step."""
+        k, into = divmod(self.step, self.p["segment"])
+        self.step += 1
+        if into:
+            return None
+        if self.plan is None or k >= len(self.plan[0]):
+            self.plan = phrase_plan(self.p, self.z, max(2 * k, 16))
+        return self.plan[0][k], self.plan[1][k]
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.z = self.z[rows]
+        if self.plan is not None:
+            self.plan = (self.plan[0][:, rows], self.plan[1][:, :, rows])
 
 
 def _detach(v):
@@ -133,10 +182,11 @@ def _to_numpy(v, fix=None):
 
 
 def input_constant(p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> np.ndarray:
-    """Style embedding, z and bias through the first input projection: ``(batch, 2H)``."""
+    """Style embedding, z and bias through the first input projection: ``(batch, 2H)``
+    (with a conductor z enters through the phrase codes instead: :func:`phrase_plan`)."""
     w = p["np"]
     const = np.broadcast_to(w["style"][style_idx] + w["bias"], (batch, 2 * p["hidden"])).copy()
-    if p["latent"]:
+    if p["latent"] and not p["segment"]:
         const += z.astype(np.float32) @ w["w_z"]
     return const
 
@@ -151,6 +201,8 @@ class NumpyDecoder:
         self.w = w
         self.const = input_constant(p, style_idx, z, batch)
         self.state = np.zeros((len(w["r"]), batch, H), np.float32)
+        self.phrases = _Phrases(p, z) if p["segment"] else None
+        self.phrase_const = self.const
         self._buffers = [np.empty((batch, k), np.float32) for k in (2 * H, 2 * H, len(w["head_b"]))]
         # Events at lags 2..window (history_window > 1), lag 2 first, as (n, 3) rows.
         self.older = [np.tile(np.array(UNKNOWN), (batch, 1)) for _ in range(p["window"] - 1)]
@@ -174,7 +226,13 @@ class NumpyDecoder:
     def advance(self, pc: np.ndarray, octv: np.ndarray, dur: np.ndarray) -> np.ndarray:
         """Feed the previous events (RHN step); return the unconditional logits ``(n, 409)``."""
         w = self.w
-        x = self.const
+        start = self.phrases.next() if self.phrases else None
+        if start is not None:  # a new phrase: its code's input, the state made from it
+            add = start[0].numpy().copy()
+            add[:, self.p["hidden"] :] *= 0.5  # the gate half, as in every exported weight
+            self.phrase_const = self.const + add
+            self.state[...] = start[1].numpy()
+        x = self.phrase_const
         if w["tables"]:
             t_pc, t_oct, t_dur = w["tables"][:3]
             x = np.add(x, t_pc[pc], out=self._x)
@@ -235,6 +293,9 @@ class NumpyDecoder:
     def keep(self, rows: np.ndarray) -> None:
         """Drop the melodies that ended (``rows``: bool mask of those that go on)."""
         self.const, self.state = self.const[rows], np.ascontiguousarray(self.state[:, rows])
+        self.phrase_const = self.phrase_const[rows]
+        if self.phrases:
+            self.phrases.keep(rows)
         self.older = [ev[rows] for ev in self.older]
         self._bind()
 
@@ -248,10 +309,12 @@ class TorchDecoder:
     def __init__(self, p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> None:
         self.p = p
         const = (p["style"][style_idx] + p["bias"]).expand(batch, -1)
-        if p["latent"]:
+        if p["latent"] and not p["segment"]:
             const = const + torch.from_numpy(np.ascontiguousarray(z, np.float32)) @ p["w_z"]
         self.const = const.contiguous()
         self.state = [torch.zeros(batch, p["hidden"]) for _ in p["r"]]
+        self.phrases = _Phrases(p, z) if p["segment"] else None
+        self.phrase_const = self.const
         unknown = torch.tensor(UNKNOWN, dtype=torch.long)
         self.older = [unknown.repeat(batch, 1) for _ in range(p["window"] - 1)]  # lags 2..
 
@@ -260,7 +323,11 @@ class TorchDecoder:
 
     def advance(self, pc: torch.Tensor, octv: torch.Tensor, dur: torch.Tensor) -> torch.Tensor:
         p = self.p
-        x = self.const
+        start = self.phrases.next() if self.phrases else None
+        if start is not None:
+            self.phrase_const = self.const + start[0]
+            self.state = [s.clone() for s in start[1].unbind(0)]
+        x = self.phrase_const
         if p["tables"]:
             t_pc, t_oct, t_dur = p["tables"][:3]
             x = torch.add(x, F.embedding(pc, t_pc))
@@ -303,6 +370,9 @@ class TorchDecoder:
 
     def keep(self, rows: torch.Tensor) -> None:
         self.const, self.state = self.const[rows], [s[rows] for s in self.state]
+        self.phrase_const = self.phrase_const[rows]
+        if self.phrases:
+            self.phrases.keep(rows.numpy())
         self.older = [ev[rows] for ev in self.older]
 
 

@@ -40,7 +40,8 @@ def sample_batches(
     """Sample several batches, each ``(size, z or None, rng)``, ``threads`` at once
     (see the module docstring); one list of melodies per batch, in order.
     Batches below ``TORCH_MIN_BATCH`` melodies run the compiled loop of
-    :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`."""
+    :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`
+    (as do all batches of a model with a history window or a conductor)."""
     settings = dict(
         p=p,
         style_idx=style_idx,
@@ -72,7 +73,8 @@ _INHERITED: dict = {}  # the settings of the running sample_batches call, for fo
 def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
     torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
     size, z, rng = job
-    if size < TORCH_MIN_BATCH and p["window"] <= 1:  # the compiled loop feeds back one event
+    # the compiled loop feeds back one event, and knows no phrases (a conductor)
+    if size < TORCH_MIN_BATCH and p["window"] <= 1 and not p["segment"]:
         from vrashlib.sampling.kernels import sample_compiled  # numba: imported when needed
 
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
