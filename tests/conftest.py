@@ -82,3 +82,37 @@ def smoke_reproduction(tmp_path_factory):
         figures=build / "figures" / "smoke",
         notebooks=build / "notebooks" / "smoke",
     )
+
+
+def assert_decoder_follows_network(module, decoder_cls, ev: np.ndarray, drop_at: int) -> None:
+    """Feed melody ``ev`` (end marker included) step by step to two rows of a sampler
+    decoder (``NumpyDecoder`` or ``TorchDecoder``) of a VRASH ``module``, each with its own
+    z; the second row ends before step ``drop_at`` (``keep``). At every step the logits,
+    event head included, equal the network's teacher-forced ones."""
+    import torch
+
+    from vrashlib.sampling.sampler import DUR_START, OCT_START, NumpyDecoder, export_sampler
+
+    p = export_sampler(module)
+    z = np.random.default_rng(0).standard_normal((2, p["z_dim"])).astype(np.float32)
+    events = torch.from_numpy(ev.astype(np.int64))[:, None].expand(-1, 2, -1)
+    as_index = np.asarray if decoder_cls is NumpyDecoder else torch.as_tensor
+    with torch.inference_mode():
+        want = module.net(
+            events, torch.full((2,), len(ev)), torch.tensor([1, 1]), z=torch.tensor(z)
+        )
+        dec = decoder_cls(p, 1, z, 2)
+        prev, n = dec.start(), 2
+        for t in range(len(ev)):
+            if t == drop_at:  # a melody that ends drops out of every per-row state
+                dec.keep(as_index(np.array([True, False])))
+                prev = tuple(x[:1] for x in prev)
+                n, want = 1, {k: v[:, :1] for k, v in want.items() if v.ndim == 3}
+            logits = np.array(dec.numpy(dec.advance(*prev)))  # a copy: buffers are reused
+            pc = as_index(np.full(n, ev[t, 0], np.int64))
+            octv = as_index(np.full(n, ev[t, 1], np.int64))
+            logits[:, OCT_START:DUR_START] += dec.numpy(dec.octave(pc))
+            logits[:, DUR_START:] += dec.numpy(dec.duration(octv))
+            got = torch.cat([want[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
+            np.testing.assert_allclose(logits, got, rtol=1e-4, atol=1e-4, err_msg=f"step {t}")
+            prev = tuple(as_index(np.full(n, ev[t, i], np.int64)) for i in range(3))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import assert_decoder_follows_network
 from vrashlib.config import load_config
 from vrashlib.data.encoding import validate_events, with_end
 from vrashlib.models.network import build_net
@@ -16,8 +17,6 @@ from vrashlib.models.training import build_module
 from vrashlib.sampling.generate import sample
 from vrashlib.sampling.kernels import sample_compiled
 from vrashlib.sampling.sampler import (
-    DUR_START,
-    OCT_START,
     TORCH_MIN_BATCH,
     NumpyDecoder,
     TorchDecoder,
@@ -135,32 +134,9 @@ def test_the_samplers_decoders_start_each_phrase_as_the_network_does(tiny_tracks
     """Step by step through a melody longer than the conductor's first plan (16 phrases),
     one melody dropping out mid-phrase: the logits are the network's teacher-forced ones."""
     module = build_module("vrash", tiny_trackset, conductor_cfg(layers=2)).eval()
-    p = export_sampler(module)
-    assert p["segment"] == S
+    assert export_sampler(module)["segment"] == S
     ev = with_end(np.concatenate([tiny_trackset[3], tiny_trackset[4]]))[: 16 * S + 7]
-    z = np.random.default_rng(0).standard_normal((2, p["z_dim"])).astype(np.float32)
-    events = torch.from_numpy(ev.astype(np.int64))[:, None].expand(-1, 2, -1)
-    with torch.inference_mode():
-        want = module.net(
-            events, torch.full((2,), len(ev)), torch.tensor([1, 1]), z=torch.tensor(z)
-        )
-        dec = decoder_cls(p, 1, z, 2)
-        prev = dec.start()
-        as_index = np.asarray if decoder_cls is NumpyDecoder else torch.as_tensor
-        n = 2
-        for t in range(len(ev)):
-            if t == 2 * S + 1:  # the second melody ends inside a phrase
-                dec.keep(as_index(np.array([True, False])))
-                prev = tuple(x[:1] for x in prev)
-                n, want = 1, {k: v[:, :1] for k, v in want.items() if v.ndim == 3}
-            logits = np.array(dec.numpy(dec.advance(*prev)))
-            pc = as_index(np.full(n, ev[t, 0], np.int64))
-            octv = as_index(np.full(n, ev[t, 1], np.int64))
-            logits[:, OCT_START:DUR_START] += dec.numpy(dec.octave(pc))
-            logits[:, DUR_START:] += dec.numpy(dec.duration(octv))
-            got = torch.cat([want[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
-            np.testing.assert_allclose(logits, got, rtol=1e-4, atol=1e-4, err_msg=f"step {t}")
-            prev = tuple(as_index(np.full(n, ev[t, i], np.int64)) for i in range(3))
+    assert_decoder_follows_network(module, decoder_cls, ev, drop_at=2 * S + 1)
 
 
 @pytest.mark.parametrize("batch_size", [2, TORCH_MIN_BATCH])

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import assert_decoder_follows_network
 from vrashlib.config import load_config
 from vrashlib.data.encoding import DUR_NONE, END, OCT_NONE, OCT_VOCAB, PC_VOCAB, with_end
 from vrashlib.data.tracks import TrackSet
@@ -28,8 +29,6 @@ from vrashlib.sampling.reconstruct import (
     with_diagnostics,
 )
 from vrashlib.sampling.sampler import (
-    DUR_START,
-    OCT_START,
     NumpyDecoder,
     TorchDecoder,
     export_sampler,
@@ -170,35 +169,13 @@ def test_diagnostics_table_and_fig4_columns(tiny_trackset):
 @pytest.mark.parametrize("decoder_cls", [NumpyDecoder, TorchDecoder])
 def test_decoders_with_a_history_window_reproduce_the_network(tiny_trackset, decoder_cls):
     """With history_window 3 the decoder's input holds the last three events; both
-    decoders of the sampler feed them back as the network sees them."""
+    decoders of the sampler feed them back as the network sees them, and a melody that
+    ends drops out of the window as well."""
     cfg = replace(CFG, model=replace(CFG.model, history_window=3))
     module = build_module("vrash", tiny_trackset, cfg).eval()
     p = export_sampler(module)
     assert p["window"] == 3 and len(p["tables"]) == 9
-    ev = with_end(tiny_trackset[3])[:12]
-    z = np.random.default_rng(0).standard_normal((2, p["z_dim"])).astype(np.float32)
-    events = torch.from_numpy(ev.astype(np.int64))[:, None].expand(-1, 2, -1)
-    with torch.inference_mode():
-        want = module.net(
-            events, torch.full((2,), len(ev)), torch.tensor([1, 1]), z=torch.tensor(z)
-        )
-        dec = decoder_cls(p, 1, z, 2)
-        prev = dec.start()
-        as_index = np.asarray if decoder_cls is NumpyDecoder else torch.as_tensor
-        n = 2
-        for t in range(len(ev)):
-            if t == 6:  # a melody that ends drops out of the window as well
-                dec.keep(as_index(np.array([True, False])))
-                prev = tuple(x[:1] for x in prev)
-                n, want = 1, {k: v[:, :1] for k, v in want.items() if v.ndim == 3}
-            logits = np.array(dec.numpy(dec.advance(*prev)))
-            pc = as_index(np.full(n, ev[t, 0], np.int64))
-            octv = as_index(np.full(n, ev[t, 1], np.int64))
-            logits[:, OCT_START:DUR_START] += dec.numpy(dec.octave(pc))
-            logits[:, DUR_START:] += dec.numpy(dec.duration(octv))
-            got = torch.cat([want[h][t] for h in ("pc", "oct", "dur")], dim=-1).numpy()
-            np.testing.assert_allclose(logits, got, rtol=1e-4, atol=1e-4)
-            prev = tuple(as_index(np.full(n, ev[t, i], np.int64)) for i in range(3))
+    assert_decoder_follows_network(module, decoder_cls, with_end(tiny_trackset[3])[:12], drop_at=6)
 
 
 def test_the_compiled_loop_refuses_a_history_window(tiny_trackset):

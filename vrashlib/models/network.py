@@ -22,11 +22,11 @@ first), not only the previous one.
 
 With ``conductor_segment`` S > 0 the decoder is hierarchical, as MusicVAE's
 (Roberts et al. 2018): a *conductor* RHN, started from ``tanh(W z + b)`` and fed z
-at each of its steps, gives one code per phrase of S events (:class:`Conductor`); the note decoder sees its phrase's code where it
-would see z, and starts every phrase from ``tanh(W code + b)``, not from where
-the last phrase left it. Only the notes it hears (history) and z then tell it
-about the melody so far. The phrases of a batch run as one batch of
-``phrases x tracks`` sequences of S steps.
+at each of its steps, gives one code per phrase of S events (:class:`Conductor`).
+The note decoder sees its phrase's code where it would see z, and starts every
+phrase from ``tanh(W code + b)``, not from where the last phrase left it. Only the
+notes it hears (history) and z then tell it about the melody so far. The phrases
+of a batch run as one batch of ``phrases x tracks`` sequences of S steps.
 
 The loss is the sum of the three cross-entropies plus, with a latent, the KL to
 ``N(0, I)`` weighted by a warm-up (linear, Bowman et al. 2016, or cyclical, Fu
