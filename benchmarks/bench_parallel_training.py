@@ -101,9 +101,14 @@ def main() -> None:
     tracks = load_prepared(dataset).tracks
     run = paths.RunLayout(Path(args.out))
     jobs = {kind: Job(kind, cfg, run.model_dir(kind)) for kind in args.kinds}
+    how = (
+        f"{min(parallel, len(jobs))} at once"
+        if parallel > 1 and len(jobs) > 1
+        else f"in this process, {cfg.train.threads} thread(s)"
+    )  # as train_models runs them
     print(
         f"== {args.profile}: training {', '.join(jobs)} (seed {cfg.train.seed}), "
-        f"{parallel} at once, into {run.root}; settings {overrides or 'of the profile'}"
+        f"{how}, into {run.root}; settings {overrides or 'of the profile'}"
     )
     start = time.perf_counter()
     results = train_models(jobs, tracks, parallel=parallel, force=True)
