@@ -59,7 +59,7 @@ def same_as_shipped(checkpoint: Path, folder: Path) -> str:
         return "no shipped weights"
     shipped, _ = load_shipped(folder)
     ours, theirs = read_checkpoint(checkpoint)["state_dict"], shipped.net.state_dict()
-    if ours.keys() != theirs.keys():
+    if ours.keys() != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in ours):
         return "other parameters (another layout)"
     diffs = [
         float((ours[k] - theirs[k]).abs().max())
