@@ -76,7 +76,7 @@ def test_each_phrase_is_decoded_from_its_own_start_state(layers):
         codes = net.phrase_codes(z, T)
         assert codes.shape == (-(-T // S), B, CFG.model.encoder_hidden)
         x = net.decoder_input(T, style, z, net.history_input(events), codes)
-        starts = net.phrase_states(codes)  # (K, layers, B, H)
+        starts = net.conductor.states(codes)  # (K, layers, B, H)
         hidden = [net.decoder(x[k * S : (k + 1) * S], starts[k])[0] for k in range(len(codes))]
         want = net.logits(torch.cat(hidden), events)
     for g, w in zip((got["pc"], got["oct"], got["dur"]), want, strict=True):

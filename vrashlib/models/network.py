@@ -169,10 +169,6 @@ class MelodyNet(nn.Module):
         """The conductor's code of each phrase of ``T`` steps, ``(ceil(T / S), B, encoder_hidden)``."""
         return self.conductor.codes(z, -(-T // self.segment))
 
-    def phrase_states(self, codes: Tensor) -> Tensor:
-        """The decoder's state at the start of each phrase, ``(n_phrases, layers, B, hidden)``."""
-        return self.conductor.states(codes)
-
     def decode(self, x: Tensor, codes: Tensor | None = None) -> Tensor:
         """The decoder's hidden states ``(T, B, hidden)`` for its inputs ``x`` (T, B, dec_in):
         one pass over the melody, or (with a conductor) one pass over each phrase, every
@@ -182,7 +178,7 @@ class MelodyNet(nn.Module):
         T, B, S, K = x.shape[0], x.shape[1], self.segment, len(codes)
         x = F.pad(x, (0, 0, 0, 0, 0, K * S - T))  # the last phrase padded to S steps
         x = x.view(K, S, B, -1).transpose(0, 1).reshape(S, K * B, -1)
-        init = self.phrase_states(codes)  # (K, layers, B, H)
+        init = self.conductor.states(codes)  # (K, layers, B, H)
         init = init.transpose(0, 1).reshape(self.cfg.layers, K * B, -1)
         hidden, _ = self.decoder(x, init)
         return hidden.view(S, K, B, -1).transpose(0, 1).reshape(K * S, B, -1)[:T]

@@ -25,7 +25,7 @@ from numba import njit
 
 from vrashlib.data.encoding import DUR_NONE, END, N_PITCH_CLASSES, OCT_NONE, OCT_VOCAB, PC_VOCAB
 from vrashlib.models.network import UNKNOWN
-from vrashlib.sampling.sampler import DUR_START, MASKED, OCT_START, input_constant
+from vrashlib.sampling.sampler import DUR_START, MASKED, OCT_START, compiled_refusal, input_constant
 
 _UNKNOWN = np.array(UNKNOWN, np.int64)
 
@@ -202,16 +202,9 @@ def sample_compiled(
     compiled loop (:func:`sample_rows`): same weights, same random stream, so
     the same melodies up to float rounding, at a fraction of the cost per event.
     """
-    if p["window"] > 1:  # sample_batches sends such models to TorchDecoder
-        raise NotImplementedError(
-            f"the compiled sampler feeds back one previous event; this {p['kind']} model's "
-            f"decoder sees {p['window']} (model.history_window): use TorchDecoder"
-        )
-    if p["segment"]:
-        raise NotImplementedError(
-            f"the compiled sampler has no phrases; this {p['kind']} model's decoder is "
-            f"hierarchical (model.conductor_segment={p['segment']}): use TorchDecoder"
-        )
+    refusal = compiled_refusal(p)  # sample_batches sends such models to TorchDecoder
+    if refusal:
+        raise NotImplementedError(refusal)
     const = input_constant(p, style_idx, z, batch)
     u = rng.random(max_len * 3 * (1 if shared_noise else batch), dtype=np.float32)
     events = np.zeros((max_len, batch, 3), np.int16)

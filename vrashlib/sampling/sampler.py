@@ -181,6 +181,22 @@ def _to_numpy(v, fix=None):
     return fix(a) if fix else a
 
 
+def compiled_refusal(p: dict) -> str | None:
+    """Why the compiled loop (:mod:`vrashlib.sampling.kernels`) cannot sample the exported
+    model ``p``, or None when it can: it feeds back one previous event and knows no phrases."""
+    if p["window"] > 1:
+        return (
+            f"the compiled sampler feeds back one previous event; this {p['kind']} model's "
+            f"decoder sees {p['window']} (model.history_window): use TorchDecoder"
+        )
+    if p["segment"]:
+        return (
+            f"the compiled sampler has no phrases; this {p['kind']} model's decoder is "
+            f"hierarchical (model.conductor_segment={p['segment']}): use TorchDecoder"
+        )
+    return None
+
+
 def input_constant(p: dict, style_idx: int, z: np.ndarray | None, batch: int) -> np.ndarray:
     """Style embedding, z and bias through the first input projection: ``(batch, 2H)``
     (with a conductor z enters through the phrase codes instead: :func:`phrase_plan`)."""

@@ -22,7 +22,12 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from vrashlib.sampling.sampler import TORCH_MIN_BATCH, TorchDecoder, sample_batch
+from vrashlib.sampling.sampler import (
+    TORCH_MIN_BATCH,
+    TorchDecoder,
+    compiled_refusal,
+    sample_batch,
+)
 from vrashlib.threads import torch_threads
 
 
@@ -73,8 +78,7 @@ _INHERITED: dict = {}  # the settings of the running sample_batches call, for fo
 def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
     torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
     size, z, rng = job
-    # the compiled loop feeds back one event, and knows no phrases (a conductor)
-    if size < TORCH_MIN_BATCH and p["window"] <= 1 and not p["segment"]:
+    if size < TORCH_MIN_BATCH and compiled_refusal(p) is None:
         from vrashlib.sampling.kernels import sample_compiled  # numba: imported when needed
 
         return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
