@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 LABCONF := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install figures weights seed test test-fast lab rate report lint format bench mutation clean
+.PHONY: help install figures ablation weights seed test test-fast lab rate report lint format bench mutation clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ install: $(STAMP) $(LABCONF) ## create .venv and install torch (CPU) + vrashlib 
 
 figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke build/); RETRAIN=1: train, not weights/
 	VRASH_RETRAIN=$(RETRAIN) $(BIN)/vrash reproduce --profile $(PROFILE) --seed $(SEED)
+
+ablation: $(STAMP) ## train and measure VRASH's remedy variants here instead of using the shipped measurements (~45 min on 2 cores; resumes)
+	$(BIN)/vrash ablation --profile $(PROFILE) --seed $(SEED) --fresh
 
 weights: $(STAMP) ## copy the trained models of the run (build/runs/PROFILE) into weights/ (to commit them)
 	$(BIN)/vrash export-weights --profile $(PROFILE) --seed $(SEED)

@@ -1,12 +1,14 @@
-"""Data pipeline benchmark: MIDI parsing speed and cold vs cached preparation.
+"""Data pipeline benchmark: MIDI and ABC parsing speed, cold vs cached preparation.
 
     .venv/bin/python benchmarks/bench_data.py            # smoke dataset (seconds)
     .venv/bin/python benchmarks/bench_data.py --paper    # the whole corpus (minutes)
 
 Prints MIDI files parsed per second on one core with symusic (the parser
 ``vrashlib.data.sources`` uses) and with music21, on the real MIDI files that ship
-with music21, and their ratio; then the time to prepare a dataset from scratch
-and to load it again from the cache.
+with music21, and their ratio; ABC tunes of the corpus parsed per second with
+music21's beaming on (as music21 reads them) and off (as ``parse_unit`` does:
+``vrashlib.data.sources.without_beaming``); then the time to prepare a dataset
+from scratch and to load it again from the cache.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from vrashlib import paths
 from vrashlib.config import load_config
 from vrashlib.data.prepare import prepare, summary
-from vrashlib.data.sources import parse_midi
+from vrashlib.data.sources import corpus_units, parse_midi, parse_unit, score_tracks
 
 
 def files_per_second(fn, files: list[Path], min_seconds: float) -> float:
@@ -61,6 +63,42 @@ def bench_midi(min_seconds: float) -> None:
     print(f"  ratio parse_midi / music21: {ratio:.0f}x")
 
 
+def with_beaming(unit) -> list:
+    """``parse_unit`` of an ABC tune as music21 reads it, beaming on."""
+    from music21 import converter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return score_tracks(converter.parseData(unit.text, format="abc"))
+
+
+def bench_abc(min_seconds: float, per_collection: int = 15) -> None:
+    import random
+
+    tunes = []
+    for collection in ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs"):
+        units = [
+            u for u in corpus_units(paths.music21_corpus_dir(), collection, "x") if u.kind == "abc"
+        ]
+        tunes += random.Random(0).sample(units, per_collection)
+
+    def tolerant(fn):
+        def parse(unit):
+            try:
+                fn(unit)
+            except Exception:  # noqa: BLE001, S110 - a tune that fails costs its time too
+                pass
+
+        return parse
+
+    print(f"ABC parsing, one core, {len(tunes)} tunes of the corpus's four ABC collections")
+    on = files_per_second(tolerant(with_beaming), tunes, min_seconds)
+    off = files_per_second(tolerant(parse_unit), tunes, min_seconds)
+    print(f"  {'music21, beaming on':40s} {on:10.1f} tunes/s")
+    print(f"  {'parse_unit (beaming off)':40s} {off:10.1f} tunes/s")
+    print(f"  ratio off / on: {off / on:.2f}x")
+
+
 def bench_prepare(profile: str, out: Path | None) -> None:
     cfg = load_config(profile).data
     tmp = None
@@ -97,6 +135,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per parser")
     args = parser.parse_args()
     bench_midi(args.seconds)
+    bench_abc(args.seconds)
     bench_prepare("paper" if args.paper else "smoke", args.out)
 
 

@@ -32,11 +32,9 @@
 # ("posterior collapse"), and then VRASH is an LM with a little noise. So this
 # notebook also measures what z carries (KL per melody, active units, mutual
 # information, reconstruction from the melody's own code against a code from the
-# prior, interpolations), and shows an ablation of the remedies. VRASH's default (free
-# bits 0.5 nat/dim and no other remedy) was picked from the same ablation run at 400
-# steps of batch 128 (`benchmarks/results/ablation_400steps.md`), where it came nearest
-# the targets; at the small budget of the table below, the ablation shows what each
-# remedy does early in training, not which trained model is best.
+# prior, interpolations), and shows an ablation of the remedies, each trained for 400
+# steps of batch 128, a quarter of the paper run. VRASH's default (free bits 0.5
+# nat/dim and no other remedy) was picked from it.
 
 # %% tags=["parameters"]
 PROFILE = "paper"
@@ -207,8 +205,12 @@ for kind, interp in interpolations.items():
 # `ablation.target_bound_gap` bits/event of the LM's, and free-running
 # reconstruction from the posterior at least `ablation.target_recon_gain` better
 # than from the prior (`meets_target`: all four). Finished variants are stored in
-# the run folder, so this cell trains only what is missing (`vrash ablation` runs
-# the same code from the command line).
+# the run folder, so this cell trains only what is missing. Training every variant
+# takes about 45 minutes on 2 cores, so a run folder that has measured none uses the
+# shipped measurements (`weights/<profile>/seed<N>/ablation.csv`) where their
+# fingerprint (the variant's config, the dataset, the training code) is this one's,
+# with `make figures RETRAIN=1` too; `make ablation` (`vrash ablation --fresh`) trains
+# and measures them all here.
 
 # %%
 ablation = run_ablation(tracks, cfg, run)

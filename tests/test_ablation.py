@@ -120,7 +120,8 @@ def test_run_ablation_measures_each_variant_once(tiny_trackset, tmp_path, monkey
         run_ablation(tiny_trackset, changed, run)
 
     # a fresh run folder uses the shipped measurements (weights/<profile>/seed<N>/ablation.csv)
-    # where their fingerprints match, and measures again under VRASH_RETRAIN
+    # where their fingerprints match, under VRASH_RETRAIN too (it retrains the three
+    # models); shipped=False (vrash ablation --fresh) measures here
     shipped = tmp_path / "weights" / "smoke" / f"seed{cfg.seed}" / "ablation.csv"
     shipped.parent.mkdir(parents=True)
     shipped.write_text(run.ablation_results.read_text())
@@ -130,5 +131,6 @@ def test_run_ablation_measures_each_variant_once(tiny_trackset, tmp_path, monkey
     fresh = RunLayout(tmp_path / "fresh")
     pd.testing.assert_frame_equal(run_ablation(tiny_trackset, cfg, fresh), table)
     monkeypatch.setenv("VRASH_RETRAIN", "1")
+    pd.testing.assert_frame_equal(run_ablation(tiny_trackset, cfg, fresh), table)
     with pytest.raises(AssertionError, match="measured twice"):
-        run_ablation(tiny_trackset, cfg, fresh)
+        run_ablation(tiny_trackset, cfg, fresh, shipped=False)

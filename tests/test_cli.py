@@ -143,10 +143,14 @@ def test_ablation_of_another_config_never_overwrites_the_profiles_figures(tmp_pa
         table[col] = 1.0
     for col in ("recon_free_posterior", "recon_free_prior", "acceptance"):
         table[col] = 0.1
-    steps = []
-    monkeypatch.setattr(
-        ablation, "run_ablation", lambda tracks, cfg, run: steps.append(cfg.ablation.steps) or table
-    )
+    steps, used_shipped = [], []
+
+    def fake_run(tracks, cfg, run, *, shipped=True):
+        steps.append(cfg.ablation.steps)
+        used_shipped.append(shipped)
+        return table
+
+    monkeypatch.setattr(ablation, "run_ablation", fake_run)
     monkeypatch.setattr(ablation, "best_variant", lambda t: "before")
     figures = paths.figures_dir("smoke")
     run = paths.run_layout("smoke")
@@ -157,3 +161,5 @@ def test_ablation_of_another_config_never_overwrites_the_profiles_figures(tmp_pa
     assert main(["ablation", "--profile", "smoke"]) == 0
     assert (figures / "table_vrash_ablation.csv").exists()
     assert steps == [400, load_config("smoke").ablation.steps]
+    assert main(["ablation", "--profile", "smoke", "--fresh"]) == 0
+    assert used_shipped == [True, True, False]  # --fresh: not the shipped measurements

@@ -169,6 +169,59 @@ def test_ties_merge_equal_pitches_only():
     assert on.tolist() == [0.0, 2.0, 3.0, 4.0]
 
 
+def _parse_with_beams(unit: WorkUnit):
+    """``parse_unit`` as it was: music21's ABC reader with its beaming on."""
+    from music21 import converter
+
+    from vrashlib.data.sources import score_tracks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return score_tracks(converter.parseData(unit.text, format="abc"))
+
+
+def _outcome(parse, unit: WorkUnit):
+    try:
+        tracks = parse(unit)
+    except Exception as err:  # noqa: BLE001 - a failure must stay the same failure
+        return type(err).__name__
+    return [
+        (t.name, t.qpm, t.onsets.tolist(), t.lengths.tolist(), t.pitches.tolist()) for t in tracks
+    ]
+
+
+@pytest.mark.parametrize(
+    "collection", ["essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs"]
+)
+def test_abc_parse_without_beaming_reads_the_same_notes(collection):
+    """Turning music21's beaming off (a third of the corpus parse) changes no note:
+    tunes drawn from each ABC collection, with ties, tuplets, chords, meter changes
+    and anacruses among them, read the same tracks and fail the same way."""
+    import random
+
+    from music21.stream.base import Stream
+
+    units = [u for u in corpus_units(CORPUS, collection, "x") if u.kind == "abc"]
+    sample = random.Random(0).sample(units, 12)
+    for u in sample:
+        assert _outcome(parse_unit, u) == _outcome(_parse_with_beams, u), u.label
+    assert Stream.makeBeams.__name__ == "makeBeams"  # put back after every parse
+
+
+def test_beaming_is_put_back_when_a_parse_fails():
+    from music21.stream.base import Stream
+
+    from vrashlib.data.sources import without_beaming
+
+    units = {(Path(u.path).name, u.tune): u for u in music_units(DATA / "music", "music", "t")}
+    bad = units[("mixed.abc", "X:2")]  # a ZeroDivisionError inside music21
+    assert _outcome(parse_unit, bad) == _outcome(_parse_with_beams, bad) == "ZeroDivisionError"
+    with pytest.raises(RuntimeError), without_beaming():
+        assert Stream.makeBeams.__name__ == "_no_beams"
+        raise RuntimeError
+    assert Stream.makeBeams.__name__ == "makeBeams"
+
+
 # ------------------------------------------------------- every entry accounted for
 def make_awkward_folder(tmp_path: Path) -> Path:
     """A MIDI folder with every kind of entry that once went missing from the report:

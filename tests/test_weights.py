@@ -106,6 +106,23 @@ def test_train_model_uses_matching_shipped_weights_and_says_so(shipped, tmp_path
     assert again.source == "cached"
 
 
+def test_models_that_are_never_shipped_do_not_look_for_shipped_weights(shipped, tmp_path, caplog):
+    """The ablation's variants (``shipped=False``) neither use nor warn about the
+    shipped models, whose settings differ from theirs by design."""
+    from vrashlib.models.training import ready_model
+
+    tracks, _, root, _ = shipped
+    assert ready_model("vrash", tracks, CFG, tmp_path / "a", weights_root=root) is not None
+    other = load_config("smoke", {"train.threads": 1, "train.lr": 1e-3})
+    with caplog.at_level(logging.INFO):
+        for cfg in (CFG, other):
+            assert (
+                ready_model("vrash", tracks, cfg, tmp_path / "b", weights_root=root, shipped=False)
+                is None
+            )
+    assert "shipped" not in caplog.text
+
+
 def test_other_config_force_and_retrain_request_train_instead(
     shipped, tmp_path, monkeypatch, caplog
 ):

@@ -267,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=_from_config("ablation.variants", "variants to run (vrashlib.ablation.VARIANTS)"),
     )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="train and measure every variant here instead of using the shipped "
+        "measurements (weights/<profile>/seed<N>/ablation.csv); what the run folder "
+        "already measured is kept, so an interrupted run goes on",
+    )
     _add_locations(p)
     _add_common(p)
     p.set_defaults(handler=ablation_command)
@@ -564,7 +571,7 @@ def ablation_command(args: argparse.Namespace) -> int:
     from vrashlib.data.prepare import load_prepared
     from vrashlib.files import save_table
 
-    table = run_ablation(load_prepared(dataset).tracks, cfg, run)
+    table = run_ablation(load_prepared(dataset).tracks, cfg, run, shipped=not args.fresh)
     own = not (args.set or args.variants or args.run or args.dataset)
     out = paths.figures_dir(cfg.profile) if own else run.ablation_dir
     save_table(table, "table_vrash_ablation", out)

@@ -59,16 +59,19 @@ def train_models(
     progress: bool = True,
     force: bool = False,
     weights_root: str | Path | None = None,
+    shipped: bool = True,
 ) -> dict[str, TrainResult]:
-    """Train every job (or reuse it: see :func:`ready_model`); ``{name: result}`` in the
-    order of ``jobs``. ``parallel`` > 1 trains up to that many at once, each in its own
-    process with one thread; 1 trains them one after another in this process."""
+    """Train every job (or reuse it: see :func:`ready_model`, ``shipped`` as there);
+    ``{name: result}`` in the order of ``jobs``. ``parallel`` > 1 trains up to that many
+    at once, each in its own process with one thread; 1 trains them one after another in
+    this process."""
     results: dict[str, TrainResult] = {}
     todo: dict[str, Job] = {}
     for name, job in jobs.items():
         ready = ready_model(
-            job.kind, tracks, job.cfg, job.out_dir, force=force, weights_root=weights_root
-        )
+            job.kind, tracks, job.cfg, job.out_dir,
+            force=force, weights_root=weights_root, shipped=shipped,
+        )  # fmt: skip
         if ready is None:
             todo[name] = job
         else:
@@ -151,6 +154,10 @@ def _train_in_processes(
                 except Exception as err:
                     raise RuntimeError(f"training {name} failed: {err}") from err
                 bars[name].update(bars[name].total - bars[name].n)
+                logger.info(
+                    "%s trained, %d of %d (%.1f min)",
+                    name, len(results), len(todo), results[name].seconds / 60.0,
+                )  # fmt: skip
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in list((getattr(pool, "_processes", None) or {}).values()):

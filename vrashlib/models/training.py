@@ -308,10 +308,13 @@ def ready_model(
     *,
     force: bool = False,
     weights_root: str | Path | None = None,
+    shipped: bool = True,
 ) -> TrainResult | None:
     """What :func:`train_model` would use without training (None: it must train): an
     up-to-date ``model.ckpt`` in ``out_dir``, or shipped weights of this fingerprint
-    (written there as ``model.ckpt``). Nothing with ``force`` or ``VRASH_RETRAIN=1``."""
+    (written there as ``model.ckpt``; not looked for when ``shipped`` is False, as for
+    the ablation's variants, which are never shipped). Nothing with ``force`` or
+    ``VRASH_RETRAIN=1``."""
     check_kind(kind)
     if force or retrain_requested():
         return None
@@ -334,6 +337,8 @@ def ready_model(
                     "%s: %s is up to date (same config and data), not retrained", kind, final
                 )
                 return _result(kind, final, payload, source="cached")
+    if not shipped:
+        return None
     return _use_shipped(kind, cfg, fp, final, weights_root, tracks.content_hash())
 
 
