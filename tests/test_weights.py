@@ -114,6 +114,7 @@ def test_models_that_are_never_shipped_do_not_look_for_shipped_weights(shipped, 
     tracks, _, root, _ = shipped
     assert ready_model("vrash", tracks, CFG, tmp_path / "a", weights_root=root) is not None
     other = load_config("smoke", {"train.threads": 1, "train.lr": 1e-3})
+    caplog.clear()
     with caplog.at_level(logging.INFO):
         for cfg in (CFG, other):
             assert (
