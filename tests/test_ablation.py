@@ -15,6 +15,7 @@ from vrashlib.ablation import (
     BY_NAME,
     ablation_table,
     best_variant,
+    results_to_ship,
     run_ablation,
     selected,
     variant_config,
@@ -132,5 +133,25 @@ def test_run_ablation_measures_each_variant_once(tiny_trackset, tmp_path, monkey
     pd.testing.assert_frame_equal(run_ablation(tiny_trackset, cfg, fresh), table)
     monkeypatch.setenv("VRASH_RETRAIN", "1")
     pd.testing.assert_frame_equal(run_ablation(tiny_trackset, cfg, fresh), table)
+    assert not fresh.ablation_results.exists()  # the run folder holds what it measured only
     with pytest.raises(AssertionError, match="measured twice"):
         run_ablation(tiny_trackset, cfg, fresh, shipped=False)
+
+    # one variant more: only it is measured, only it is written into the run folder, and
+    # what would be shipped keeps the others; shipped=False then ignores the shipped rows
+    monkeypatch.undo()
+    more = load_config("smoke", {"ablation.variants": ["lm", "before", "window4", "vae"]})
+    more = replace(more, diagnostics=cfg.diagnostics)
+    monkeypatch.setattr(
+        ablation.paths, "shipped_ablation", lambda profile, seed: shipped.parent / "ablation.csv"
+    )
+    extended = run_ablation(tiny_trackset, more, fresh)
+    assert list(extended["variant"]) == ["lm", "before", "vae", "window4"]
+    pd.testing.assert_frame_equal(
+        extended[extended["variant"] != "before"].reset_index(drop=True), table
+    )
+    assert pd.read_csv(fresh.ablation_results)["variant"].tolist() == ["before"]
+    assert sorted(results_to_ship(fresh, shipped)["variant"]) == ["before", "lm", "vae", "window4"]
+    monkeypatch.setattr(ablation, "measure", fail)
+    with pytest.raises(AssertionError, match="measured twice"):
+        run_ablation(tiny_trackset, more, fresh, shipped=False)

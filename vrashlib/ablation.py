@@ -29,6 +29,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -217,27 +218,31 @@ def measure(
 def run_ablation(
     tracks: TrackSet, cfg: Config, run: RunLayout, *, shipped: bool = True
 ) -> pd.DataFrame:
-    """Train and measure every selected variant, skipping those already in
-    ``run.ablation_results`` with the same fingerprint; returns :func:`ablation_table`.
+    """Train and measure every selected variant, skipping those already measured with
+    the same fingerprint (the variant's config, the dataset, the training code);
+    returns :func:`ablation_table`.
 
-    A run folder that has measured nothing uses the shipped measurements
-    (``weights/<profile>/seed<N>/ablation.csv``) where a row's fingerprint (config of the
-    variant + dataset + training code) is this one's, ``VRASH_RETRAIN`` or not: that
-    retrains the three models, and the ablation is its own experiment of about 45 minutes
-    on 2 cores. ``shipped=False`` (``vrash ablation --fresh``, ``make ablation``) trains
-    and measures every variant here; what the run folder already measured is kept, so an
-    interrupted run goes on where it stopped.
+    Measured means in ``run.ablation_results`` (what this run folder measured; only
+    such rows are written there) or, with ``shipped``, in the shipped measurements
+    (``weights/<profile>/seed<N>/ablation.csv``), ``VRASH_RETRAIN`` or not: that
+    retrains the three models, and the ablation is its own experiment of about 45
+    minutes on 2 cores. ``shipped=False`` (``vrash ablation --fresh``, ``make
+    ablation``) trains and measures here every variant the run folder has not measured,
+    so an interrupted run goes on where it stopped.
     """
-    done = _read_results(run)
+    own = _read_results(run.ablation_results)
     ship = paths.shipped_ablation(cfg.profile, cfg.seed)
-    if shipped and not len(done) and ship.exists():
-        logger.info("ablation: the shipped measurements of %s", ship)
-        done = pd.read_csv(ship)
+    theirs = _read_results(ship) if shipped else _read_results(None)
+    rows: dict[str, pd.DataFrame] = {}  # one row each
     todo = []
     for variant in selected(cfg):
         fp = fingerprint(variant.kind, tracks, variant_config(variant, cfg))
-        if len(done) and ((done["variant"] == variant.name) & (done["fingerprint"] == fp)).any():
-            logger.info("ablation %s: measured before, skipped", variant.name)
+        for where, table in (("here", own), (ship, theirs)):
+            row = _measured(table, variant.name, fp)
+            if row is not None:
+                logger.info("ablation %s: measured before (%s), skipped", variant.name, where)
+                rows[variant.name] = row
+                break
         else:
             todo.append(variant)
     # train what is missing, cfg.train.parallel at once
@@ -247,17 +252,34 @@ def run_ablation(
     for variant in todo:
         if panel is None:
             panel = fit_panel(tracks.select(split="train"))
-        row = measure(variant, trained[variant.name], tracks, cfg, panel)
-        done = pd.concat([done[done["variant"] != variant.name], pd.DataFrame([row])])
-        _write_results(run, done)
-    names = [v.name for v in selected(cfg)]
-    done = done[done["variant"].isin(names)].set_index("variant").loc[names].reset_index()
+        rows[variant.name] = pd.DataFrame(
+            [measure(variant, trained[variant.name], tracks, cfg, panel)]
+        )
+        kept = own[own["variant"] != variant.name]  # (an empty frame would make ints floats)
+        own = pd.concat([kept, rows[variant.name]]) if len(kept) else rows[variant.name]
+        _write_results(run, own)
+    done = pd.concat([rows[v.name] for v in selected(cfg)], ignore_index=True)
     return ablation_table(done, cfg)
 
 
-def _read_results(run: RunLayout) -> pd.DataFrame:
-    path = run.ablation_results
-    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["variant", "fingerprint"])
+def results_to_ship(run: RunLayout, shipped: Path) -> pd.DataFrame:
+    """What ``vrash export-weights`` ships: the run folder's measurements, and the
+    shipped ones of the variants it did not measure (a run that measured one new
+    variant keeps the others)."""
+    own = _read_results(run.ablation_results)
+    theirs = _read_results(shipped)
+    return pd.concat([theirs[~theirs["variant"].isin(own["variant"])], own], ignore_index=True)
+
+
+def _measured(table: pd.DataFrame, name: str, fp: str) -> pd.DataFrame | None:
+    hit = table[(table["variant"] == name) & (table["fingerprint"] == fp)]
+    return hit.iloc[:1] if len(hit) else None
+
+
+def _read_results(path: Path | None) -> pd.DataFrame:
+    if path is not None and path.exists():
+        return pd.read_csv(path)
+    return pd.DataFrame(columns=["variant", "fingerprint"])
 
 
 def _write_results(run: RunLayout, df: pd.DataFrame) -> None:

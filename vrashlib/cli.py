@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import logging
 import sys
@@ -605,11 +606,15 @@ def export_weights_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print(f"{kind}: {dest}")
     if run.ablation_results.exists():  # the ablation's measurements ship beside the models
+        from vrashlib.ablation import results_to_ship
+
         shipped = paths.shipped_ablation(
             cfg.profile, cfg.train.seed, None if args.to is None else Path(args.to)
         )
         shipped.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(shipped, run.ablation_results.read_text())
+        buf = io.StringIO()
+        results_to_ship(run, shipped).to_csv(buf, index=False)
+        atomic_write_text(shipped, buf.getvalue())
         print(f"ablation: {shipped}")
     return 0
 
