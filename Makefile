@@ -32,7 +32,7 @@ $(LABCONF): jupyter-config/labconfig/default_setting_overrides.json $(STAMP)
 
 install: $(STAMP) $(LABCONF) ## create .venv and install torch (CPU) + vrashlib + dev tools
 
-figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke build/); RETRAIN=1: train, not weights/
+figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke build/); RETRAIN=1: train the models, not weights/ (the ablation: make ablation)
 	VRASH_RETRAIN=$(RETRAIN) $(BIN)/vrash reproduce --profile $(PROFILE) --seed $(SEED)
 
 ablation: $(STAMP) ## train and measure VRASH's remedy variants here instead of using the shipped measurements (~45 min on 2 cores; resumes)

@@ -76,10 +76,11 @@ class Variant:
 
 # In the order they run (what matters most first, should a run be cut short): the
 # LM and VRASH as committed, one remedy at a time, two combinations, the VAE, then
-# the window (alone and with the default's free bits), a second free-bits level, then
-# the hierarchical decoder (MusicVAE's conductor, one code per phrase of 16 events: two
-# bars of a reel in eighth notes, four of a chorale in quarters) alone and on top of the
-# default's free bits.
+# the window (alone and with the default's free bits), a second free-bits level, the
+# cyclical annealing on top of the default's free bits, then the hierarchical decoder
+# (MusicVAE's conductor, one code per phrase of 16 events: two bars of a reel in
+# eighth notes, four of a chorale in quarters) alone and on top of the default's free
+# bits.
 VARIANTS: tuple[Variant, ...] = (
     Variant("lm", "lm", "the LM: the bound every VRASH is held to"),
     Variant("before", "vrash", "VRASH as committed: free bits 0.1 nat/dim"),
@@ -115,6 +116,12 @@ VARIANTS: tuple[Variant, ...] = (
         (("model.free_bits", 0.5), ("model.history_window", 4)),
     ),
     Variant("fb1", "vrash", "free bits 1 nat/dim", (("model.free_bits", 1.0),)),
+    Variant(
+        "fb0.5+cyclical",
+        "vrash",
+        "free bits 0.5 + cyclical KL annealing",
+        (("model.free_bits", 0.5), ("model.kl_cycles", 3)),
+    ),
     Variant(
         "conductor16",
         "vrash",

@@ -359,8 +359,8 @@ class DiagnosticsConfig:
 class AblationConfig:
     """The VRASH remedy ablation (``vrashlib.ablation``): every variant gets this budget."""
 
-    # names in vrashlib.ablation.VARIANTS; () = all of them. Two combinations (hd0.6,
-    # fb0.5+bow) are left out by default: each adds about 7 core-minutes.
+    # names in vrashlib.ablation.VARIANTS; () = all of them. Three combinations (hd0.6,
+    # fb0.5+bow, fb0.5+cyclical) are left out by default: each adds about 7 core-minutes.
     variants: tuple[str, ...] = (
         "lm", "before", "fb0.5", "hd0.3", "cyclical", "bow", "fb0.5+hd0.3", "fb0.5+hd0.3+bow",
         "vae", "window4", "fb0.5+window4", "fb1", "conductor16", "fb0.5+conductor16",
