@@ -35,7 +35,7 @@ install: $(STAMP) $(LABCONF) ## create .venv and install torch (CPU) + vrashlib 
 figures: $(STAMP) ## run every notebook (PROFILE=paper writes figures/, smoke build/); RETRAIN=1: train the models, not weights/ (the ablation: make ablation)
 	VRASH_RETRAIN=$(RETRAIN) $(BIN)/vrash reproduce --profile $(PROFILE) --seed $(SEED)
 
-ablation: $(STAMP) ## train and measure VRASH's remedy variants here instead of using the shipped measurements (~45 min on 2 cores; resumes)
+ablation: $(STAMP) ## train and measure VRASH's remedy variants here instead of using the shipped measurements (~55 min on 2 cores; resumes)
 	$(BIN)/vrash ablation --profile $(PROFILE) --seed $(SEED) --fresh
 
 weights: $(STAMP) ## copy the trained models of the run (build/runs/PROFILE) into weights/ (to commit them)

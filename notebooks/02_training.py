@@ -206,7 +206,7 @@ for kind, interp in interpolations.items():
 # reconstruction from the posterior at least `ablation.target_recon_gain` better
 # than from the prior (`meets_target`: all four). Finished variants are stored in
 # the run folder, so this cell trains only what is missing. Training every variant
-# takes about 45 minutes on 2 cores, so a run folder that has measured none uses the
+# takes about 55 minutes on 2 cores, so a run folder that has measured none uses the
 # shipped measurements (`weights/<profile>/seed<N>/ablation.csv`) where their
 # fingerprint (the variant's config, the dataset, the training code) is this one's,
 # with `make figures RETRAIN=1` too; `make ablation` (`vrash ablation --fresh`) trains

@@ -232,7 +232,7 @@ def run_ablation(
     Measured means in ``run.ablation_results`` (what this run folder measured; only
     such rows are written there) or, with ``shipped``, in the shipped measurements
     (``weights/<profile>/seed<N>/ablation.csv``), ``VRASH_RETRAIN`` or not: that
-    retrains the three models, and the ablation is its own experiment of about 45
+    retrains the three models, and the ablation is its own experiment of about 55
     minutes on 2 cores. ``shipped=False`` (``vrash ablation --fresh``, ``make
     ablation``) trains and measures here every variant the run folder has not measured,
     so an interrupted run goes on where it stopped.

@@ -370,7 +370,7 @@ class AblationConfig:
     # 100 steps of batch 64 (the budget before) every VRASH bound was 4.7-5.5
     # bits/event, far from trained, and the table could not rank the remedies; at 400
     # they separate, though not always in their order at 1,500 steps (the window with
-    # free bits: benchmarks/results/window4_1500steps.md). About 45 min on 2 cores, two
+    # free bits: benchmarks/results/window4_1500steps.md). About 55 min on 2 cores, two
     # variants at once: `make figures RETRAIN=1` uses the shipped measurements where
     # their fingerprint matches, and `make ablation` trains every variant here.
     steps: int = 400
