@@ -23,7 +23,13 @@ from pathlib import Path
 from vrashlib import paths
 from vrashlib.config import load_config
 from vrashlib.data.prepare import prepare, summary
-from vrashlib.data.sources import corpus_units, parse_midi, parse_unit, score_tracks
+from vrashlib.data.sources import (
+    abc_score,
+    corpus_units,
+    parse_midi,
+    parse_unit,
+    score_tracks,
+)
 
 
 def files_per_second(fn, files: list[Path], min_seconds: float) -> float:
@@ -65,11 +71,7 @@ def bench_midi(min_seconds: float) -> None:
 
 def with_beaming(unit) -> list:
     """``parse_unit`` of an ABC tune as music21 reads it, beaming on."""
-    from music21 import converter
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return score_tracks(converter.parseData(unit.text, format="abc"))
+    return score_tracks(abc_score(unit.text, beaming=True))
 
 
 def bench_abc(min_seconds: float, per_collection: int = 15) -> None:

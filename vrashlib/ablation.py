@@ -239,7 +239,7 @@ def run_ablation(
     """
     own = _read_results(run.ablation_results)
     ship = paths.shipped_ablation(cfg.profile, cfg.seed)
-    theirs = _read_results(ship) if shipped else _read_results(None)
+    theirs = _read_results(ship if shipped else None)
     rows: dict[str, pd.DataFrame] = {}  # one row each
     todo = []
     for variant in selected(cfg):

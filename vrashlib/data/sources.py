@@ -349,14 +349,26 @@ def parse_unit(unit: WorkUnit) -> list[RawTrack]:
         if unit.kind == "abc":
             if not unit.text or "K:" not in unit.text:
                 raise ValueError("no ABC tune body (no K: field)")
-            with without_beaming():
-                score = converter.parseData(unit.text, format="abc")
+            score = abc_score(unit.text)
         else:
             path = Path(unit.path)
             if not read_bytes(path):
                 raise ValueError("empty file (0 bytes)")
             score = converter.parse(path, forceSource=True)
         return score_tracks(score)
+
+
+def abc_score(text: str, *, beaming: bool = False):
+    """music21's score of one ABC tune, without music21's beaming unless ``beaming``
+    (as music21 itself reads it: slower, the same notes; see :func:`without_beaming`)."""
+    from music21 import converter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # music21 warns on every odd ABC field
+        if beaming:
+            return converter.parseData(text, format="abc")
+        with without_beaming():
+            return converter.parseData(text, format="abc")
 
 
 def _no_beams(self, *, inPlace=False, **_):  # noqa: N803 - music21's signature
