@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import random_walk_tracks
@@ -158,3 +161,32 @@ def test_run_sets_filter_each_run_with_its_training_seeds_filter(tiny_trackset):
     acc = fig6.acceptance(runs, ("bach", "fiddle")).set_index(["training_seed", "style"])
     assert acc.loc[(0, "bach"), "melodies"] == 2 * len(bach)
     assert acc.loc[(1, "fiddle"), "accepted_share"] == 0.0
+
+
+def test_curve_draws_and_mi_curves_do_not_depend_on_the_number_of_workers():
+    """The random draws are made before the sets are spread over worker processes, so
+    two workers give the same numbers as one."""
+    make = lambda s: TrackSet.from_tracks(  # noqa: E731
+        random_walk_tracks(10, seed=s, min_len=40, max_len=50), ("bach",), np.zeros(10, int)
+    )
+    runs = {(t, g): {"vrash/bach": make(10 * t + g), "lm/bach": make(50 + 10 * t + g)}
+            for t in (0, 1) for g in (0, 1)}  # fmt: skip
+    real = {"real/bach": make(99)}
+    by_threads = {}
+    for threads in (1, 2):
+        cfg = dataclasses.replace(load_config("smoke").mi, threads=threads)
+        by_threads[threads] = (
+            fig6.curve_draws(runs, real, cfg, token="interval"),
+            fig6.mi_curves({**real, "lm/bach": make(7)}, cfg, ("interval", "pitch")),
+        )
+    (draws1, curves1), (draws2, curves2) = by_threads[1], by_threads[2]
+    assert list(draws1) == list(draws2) == ["real/bach", "vrash/bach", "lm/bach"]
+    for name, c in draws1.items():
+        for field in ("usable", "full", "reps", "runs"):
+            np.testing.assert_array_equal(getattr(c, field), getattr(draws2[name], field))
+        assert c.n_tracks == draws2[name].n_tracks
+    assert draws1["vrash/bach"].n_tracks == 40 and draws1["lm/bach"].full.shape[0] == 2
+    for token in ("interval", "pitch"):
+        for name in curves1[token]:
+            pd.testing.assert_frame_equal(curves1[token][name], curves2[token][name])
+    assert not curves1["interval"]["lm/bach"].equals(curves1["pitch"]["lm/bach"])

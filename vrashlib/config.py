@@ -322,6 +322,7 @@ class MIConfig:
     min_len: int = 320
     gen_max_len: int = 512
     seed: int = 0
+    threads: int = 2  # sets estimated at once, one process each; estimates do not depend on it
 
 
 @dataclass(frozen=True)

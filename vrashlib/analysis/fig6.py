@@ -146,19 +146,6 @@ def excess_rows(
     return raw - mi.mi_rows(noise, distances, weights, token=token, estimator=cfg.estimator)
 
 
-def _set_draws(
-    tracks: TrackSet, distances: np.ndarray, cfg: MIConfig, token: str, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(full (D,), centred reps (B, D), usable (D,)) of one set."""
-    weights = mi.bootstrap_weights(len(tracks), cfg.n_bootstrap, rng)
-    rows = excess_rows(tracks, distances, weights, cfg, token, int(rng.integers(2**31)))
-    full, reps = rows[0], rows[1:]
-    with _quiet():
-        reps = reps - np.nanmedian(reps, axis=0) + full
-    usable = (mi.n_pairs(tracks.lengths, distances) >= cfg.min_pairs) & (len(tracks) >= 2)
-    return full, reps, usable
-
-
 @contextlib.contextmanager
 def _quiet():
     """Silence numpy's "All-NaN slice" / "Mean of empty slice" warnings (an empty
@@ -166,6 +153,20 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
+
+
+def _excess_task(task: tuple) -> np.ndarray:
+    """:func:`excess_rows` of one ``(tracks, distances, weights, cfg, token, seed)``."""
+    return excess_rows(*task)
+
+
+def _centred(tracks: TrackSet, rows: np.ndarray, distances: np.ndarray, cfg: MIConfig):
+    """(full (D,), centred reps (B, D), usable (D,)) of one set from its excess rows."""
+    full, reps = rows[0], rows[1:]
+    with _quiet():
+        reps = reps - np.nanmedian(reps, axis=0) + full
+    usable = (mi.n_pairs(tracks.lengths, distances) >= cfg.min_pairs) & (len(tracks) >= 2)
+    return full, reps, usable
 
 
 def curve_draws(
@@ -177,38 +178,59 @@ def curve_draws(
     seed: int = 0,
 ) -> dict[str, CurveDraws]:
     """:class:`CurveDraws` of every set: the generated ones of ``runs`` (seed run ->
-    name -> tracks) and the ``real`` ones (the same for every seed)."""
+    name -> tracks) and the ``real`` ones (the same for every seed).
+
+    The random draws (bootstrap weights, shuffle seeds) are made first, in one fixed
+    order from ``seed``; then every set's excess rows are estimated, ``cfg.threads``
+    at once (:func:`vrashlib.threads.fork_map`), so the result does not depend on
+    ``cfg.threads``."""
+    from vrashlib.threads import fork_map
+
     distances = mi.log_distances(cfg.max_distance, cfg.n_distances)
     rng = np.random.default_rng(seed)
     order = sorted(runs)
     t_seeds = sorted({t for t, _ in order})
+    tasks: list[tuple] = []
+
+    def task(tracks: TrackSet, weights: np.ndarray) -> int:
+        tasks.append((tracks, distances, weights, cfg, token, int(rng.integers(2**31))))
+        return len(tasks) - 1
+
+    def bootstrapped(tracks: TrackSet) -> int:
+        return task(tracks, mi.bootstrap_weights(len(tracks), cfg.n_bootstrap, rng))
+
+    real_tasks = {name: bootstrapped(tracks) for name, tracks in real.items()}
+    gen_tasks = {}
+    for name in runs[order[0]]:
+        pools = [concat([runs[r][name] for r in order if r[0] == t]) for t in t_seeds]
+        seed_tasks = [bootstrapped(pool) for pool in pools]
+        run_tasks = [task(runs[r][name], np.ones((1, len(runs[r][name])))) for r in order]
+        gen_tasks[name] = (pools, seed_tasks, run_tasks)
+    rows = fork_map(_excess_task, tasks, cfg.threads)
+
     out: dict[str, CurveDraws] = {}
-    for name, tracks in real.items():
-        full, reps, usable = _set_draws(tracks, distances, cfg, token, rng)
+    for name, i in real_tasks.items():
+        full, reps, usable = _centred(real[name], rows[i], distances, cfg)
         out[name] = CurveDraws(
             distances,
             usable,
             np.tile(full, (len(t_seeds), 1)),
             np.tile(reps, (len(t_seeds), 1, 1)),
             np.tile(full, (len(order), 1)),
-            len(tracks),
+            len(real[name]),
         )
-    for name in runs[order[0]]:
-        fulls, repss, usable, n = [], [], np.ones(len(distances), bool), 0
-        for t in t_seeds:
-            pool = concat([runs[r][name] for r in order if r[0] == t])
-            full, reps, ok = _set_draws(pool, distances, cfg, token, rng)
-            fulls.append(full)
-            repss.append(reps)
-            usable &= ok
-            n += len(pool)
-        ones = [np.ones((1, len(runs[r][name]))) for r in order]
-        per_run = [
-            excess_rows(runs[r][name], distances, w, cfg, token, int(rng.integers(2**31)))[0]
-            for r, w in zip(order, ones, strict=True)
+    for name, (pools, seed_tasks, run_tasks) in gen_tasks.items():
+        parts = [
+            _centred(p, rows[i], distances, cfg) for p, i in zip(pools, seed_tasks, strict=True)
         ]
+        usable = np.logical_and.reduce([ok for _, _, ok in parts])
         out[name] = CurveDraws(
-            distances, usable, np.array(fulls), np.array(repss), np.array(per_run), n
+            distances,
+            usable,
+            np.array([full for full, _, _ in parts]),
+            np.array([reps for _, reps, _ in parts]),
+            np.array([rows[i][0] for i in run_tasks]),
+            sum(len(p) for p in pools),
         )
     return out
 
@@ -329,14 +351,25 @@ def measure(
 def mi_curves(
     sets: dict[str, TrackSet], cfg: MIConfig, tokens: tuple[str, ...]
 ) -> dict[str, dict[str, pd.DataFrame]]:
-    """:func:`vrashlib.analysis.mi.mi_curve` of every set for every token."""
-    return {
-        token: {
-            name: mi.mi_curve(ts, dataclasses.replace(cfg, token=token), seed=cfg.seed)
-            for name, ts in sets.items()
-        }
-        for token in tokens
-    }
+    """:func:`vrashlib.analysis.mi.mi_curve` of every set for every token, ``cfg.threads``
+    sets at once (each curve is seeded with ``cfg.seed`` alone)."""
+    from vrashlib.threads import fork_map
+
+    keys = [(token, name) for token in tokens for name in sets]
+    curves = fork_map(
+        _curve_task,
+        [(sets[name], dataclasses.replace(cfg, token=token)) for token, name in keys],
+        cfg.threads,
+    )
+    out: dict[str, dict[str, pd.DataFrame]] = {token: {} for token in tokens}
+    for (token, name), curve in zip(keys, curves, strict=True):
+        out[token][name] = curve
+    return out
+
+
+def _curve_task(task: tuple[TrackSet, MIConfig]) -> pd.DataFrame:
+    tracks, cfg = task
+    return mi.mi_curve(tracks, cfg, seed=cfg.seed)
 
 
 def acceptance(runs: dict[Run, dict[str, TrackSet]], styles: tuple[str, ...]) -> pd.DataFrame:

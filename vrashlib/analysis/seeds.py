@@ -104,29 +104,34 @@ def sample_runs(
     min_len: int = 1,
 ) -> dict[Run, dict[str, dict[str, TrackSet]]]:
     """``{(training seed, generation seed): {kind: {style: n melodies}}}``, fresh
-    (:func:`generation_seed`), sampled with ``cfg.generate``'s batch size and threads."""
-    from vrashlib.sampling.generate import sample
+    (:func:`generation_seed`), sampled with ``cfg.generate``'s batch size and threads:
+    the batches of all of them at once (:func:`vrashlib.sampling.generate.sample_many`),
+    so that ``threads`` cores work even when each set is one batch."""
+    from vrashlib.sampling.generate import Request, sample_many
 
-    out: dict[Run, dict[str, dict[str, TrackSet]]] = {}
+    keys, requests = [], []
     for t, by_kind in models.items():
         for g in range(n_generation):
-            out[(t, g)] = {
-                kind: {
-                    style: sample(
-                        model,
-                        n,
-                        style,
-                        max_len=max_len,
-                        min_len=min_len,
-                        temperature=temperature,
-                        seed=generation_seed(cfg, g, k),
-                        batch_size=cfg.generate.batch_size,
-                        threads=cfg.generate.threads,
+            for kind, model in by_kind.items():
+                for k, style in enumerate(styles):
+                    keys.append(((t, g), kind, style))
+                    requests.append(
+                        Request(
+                            model,
+                            n,
+                            style,
+                            max_len=max_len,
+                            temperature=temperature,
+                            seed=generation_seed(cfg, g, k),
+                            batch_size=cfg.generate.batch_size,
+                            min_len=min_len,
+                        )
                     )
-                    for k, style in enumerate(styles)
-                }
-                for kind, model in by_kind.items()
-            }
+    out: dict[Run, dict[str, dict[str, TrackSet]]] = {}
+    for (run, kind, style), tracks in zip(
+        keys, sample_many(requests, threads=cfg.generate.threads), strict=True
+    ):
+        out.setdefault(run, {}).setdefault(kind, {})[style] = tracks
     return out
 
 

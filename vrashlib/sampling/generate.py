@@ -10,6 +10,8 @@ notebook 03 compares with the corpus (repeated notes, distributions, lengths).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -19,7 +21,7 @@ from vrashlib.data.tracks import TrackSet
 from vrashlib.models.diagnostics import slerp
 from vrashlib.models.module import MelodyModule
 from vrashlib.sampling.sampler import export_sampler
-from vrashlib.sampling.workers import sample_batches
+from vrashlib.sampling.workers import Job, run_jobs
 
 
 def _style_index(module: MelodyModule, style: str) -> int:
@@ -28,6 +30,23 @@ def _style_index(module: MelodyModule, style: str) -> int:
             f"style {style!r} unknown to this {module.kind} model; it knows {module.styles}"
         )
     return module.styles.index(style)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What :func:`sample` takes, as one value: ``n`` melodies of ``style`` from ``model``
+    (see :func:`sample` for the settings)."""
+
+    model: MelodyModule
+    n: int
+    style: str
+    max_len: int
+    temperature: float = 1.0
+    seed: int = 0
+    z: torch.Tensor | np.ndarray | None = None
+    batch_size: int = 64
+    shared_noise: bool = False
+    min_len: int = 1
 
 
 def sample(
@@ -54,51 +73,90 @@ def sample(
     thread each; the melodies do not depend on it. ``min_len``: no end marker before
     this many events (long melodies for Fig. 6's mutual information).
     """
-    if n < 1 or max_len < 1 or temperature <= 0:
-        raise ValueError(
-            f"need n >= 1, max_len >= 1, temperature > 0; got {n=} {max_len=} {temperature=}"
-        )
-    s_idx = _style_index(model, style)
+    request = Request(
+        model, n, style, max_len, temperature, seed, z, batch_size, shared_noise, min_len
+    )
+    return sample_many([request], threads=threads)[0]
+
+
+def sample_many(requests: list[Request], *, threads: int = 1) -> list[TrackSet]:
+    """:func:`sample` for each request, the batches of all of them ``threads`` at once:
+    many small requests (one batch each) keep every core busy, where one :func:`sample`
+    call after another would use one core. Each request's melodies are the ones
+    :func:`sample` gives it alone."""
+    samplers: dict[int, int] = {}  # id(model) -> index into exported
+    exported: list[dict] = []
+    jobs: list[Job] = []
+    spans: list[tuple[int, int]] = []  # each request's jobs
+    latents: list[np.ndarray | None] = []
+    for r in requests:
+        if r.n < 1 or r.max_len < 1 or r.temperature <= 0:
+            raise ValueError(
+                f"need n >= 1, max_len >= 1, temperature > 0; got n={r.n} "
+                f"max_len={r.max_len} temperature={r.temperature}"
+            )
+        s_idx = _style_index(r.model, r.style)
+        z = _codes(r.model, r.n, r.z, r.seed)
+        if id(r.model) not in samplers:
+            samplers[id(r.model)] = len(exported)
+            exported.append(export_sampler(r.model))
+        first = len(jobs)
+        for b, start in enumerate(range(0, r.n, r.batch_size)):
+            stop = min(start + r.batch_size, r.n)
+            jobs.append(
+                Job(
+                    samplers[id(r.model)],
+                    s_idx,
+                    stop - start,
+                    None if z is None else z[start:stop],
+                    np.random.default_rng([r.seed, b]),
+                    r.max_len,
+                    r.temperature,
+                    r.shared_noise,
+                    r.min_len,
+                )
+            )
+        spans.append((first, len(jobs)))
+        latents.append(z)
+    parts = run_jobs(exported, jobs, threads=threads)
+    return [
+        _trackset(r, [m for part in parts[a:b] for m in part], z)
+        for r, (a, b), z in zip(requests, spans, latents, strict=True)
+    ]
+
+
+def _codes(model: MelodyModule, n: int, z, seed: int) -> np.ndarray | None:
+    """The ``(n, z_dim)`` float32 codes of a request: ``z`` as given (one row for all, or
+    one per melody) or drawn from the prior with ``seed``; None for an LM."""
     z_dim = model.net.z_dim
-    rng = np.random.default_rng(seed)
     if model.net.latent:
         if z is None:
-            z = rng.standard_normal((n, z_dim)).astype(np.float32)
+            z = np.random.default_rng(seed).standard_normal((n, z_dim)).astype(np.float32)
         z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, np.float32)
         z = np.broadcast_to(z, (n, z_dim)) if z.ndim == 1 else z
         if z.shape != (n, z_dim):
             raise ValueError(f"z must have shape ({n}, {z_dim}), got {z.shape}")
-    elif z is not None:
+        return z
+    if z is not None:
         raise ValueError(f"a {model.kind} model has no latent code; pass z=None")
-    batches = []  # (size, z, random stream) per batch
-    for b, start in enumerate(range(0, n, batch_size)):
-        stop = min(start + batch_size, n)
-        zb = None if z is None else z[start:stop]
-        batches.append((stop - start, zb, np.random.default_rng([seed, b])))
-    parts = sample_batches(
-        export_sampler(model),
-        s_idx,
-        batches,
-        max_len=max_len,
-        temperature=temperature,
-        shared_noise=shared_noise,
-        threads=threads,
-        min_len=min_len,
-    )
-    melodies = [m for part in parts for m in part]
+    return None
+
+
+def _trackset(r: Request, melodies: list[np.ndarray], z: np.ndarray | None) -> TrackSet:
+    s_idx = _style_index(r.model, r.style)
     return TrackSet.from_tracks(
         melodies,
-        model.styles,
-        np.full(n, s_idx),
-        unit_seconds=np.full(n, model.unit_seconds.get(style, 0.25)),
-        ids=[f"{model.kind}/{style}/{i:04d}" for i in range(n)],
+        r.model.styles,
+        np.full(r.n, s_idx),
+        unit_seconds=np.full(r.n, r.model.unit_seconds.get(r.style, 0.25)),
+        ids=[f"{r.model.kind}/{r.style}/{i:04d}" for i in range(r.n)],
         latent=None if z is None else np.ascontiguousarray(z),
         meta={
-            "model": model.kind,
-            "temperature": temperature,
-            "seed": seed,
-            "max_len": max_len,
-            "min_len": min_len,
+            "model": r.model.kind,
+            "temperature": r.temperature,
+            "seed": r.seed,
+            "max_len": r.max_len,
+            "min_len": r.min_len,
         },  # fmt: skip
     )
 
@@ -173,8 +231,8 @@ def sample_styles(
     threads: int = 1,
 ) -> TrackSet:
     """``n_per_style`` melodies for each style, in one TrackSet (ids ``kind/style/0007``)."""
-    parts = [
-        sample(
+    requests = [
+        Request(
             model,
             n_per_style,
             style,
@@ -182,10 +240,10 @@ def sample_styles(
             temperature=temperature,
             seed=seed + 1000 * k,
             batch_size=batch_size,
-            threads=threads,
         )
         for k, style in enumerate(styles)
     ]
+    parts = sample_many(requests, threads=threads)
     latent = None if parts[0].latent is None else np.concatenate([p.latent for p in parts])
     return TrackSet.from_tracks(
         [ev for p in parts for ev in p],

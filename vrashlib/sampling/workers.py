@@ -14,13 +14,10 @@ melodies do not depend on how many run at once.
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import sys
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from vrashlib.sampling.sampler import (
     TORCH_MIN_BATCH,
@@ -28,7 +25,34 @@ from vrashlib.sampling.sampler import (
     compiled_refusal,
     sample_batch,
 )
-from vrashlib.threads import torch_threads
+from vrashlib.threads import fork_map
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch to sample: which exported model (an index into the ``samplers`` of
+    :func:`run_jobs`), which style, how many melodies, their z (or None) and random
+    stream, and the step loop's settings."""
+
+    sampler: int
+    style_idx: int
+    size: int
+    z: np.ndarray | None
+    rng: np.random.Generator
+    max_len: int
+    temperature: float
+    shared_noise: bool = False
+    min_len: int = 1
+
+
+def run_jobs(samplers: list[dict], jobs: list[Job], *, threads: int = 1) -> list[list[np.ndarray]]:
+    """Sample every batch of ``jobs`` (of any of the exported models ``samplers``),
+    ``threads`` at once (see the module docstring); one list of melodies per job, in
+    order. Jobs are handed out one at a time, so a long batch does not hold up the
+    others. Batches below ``TORCH_MIN_BATCH`` melodies run the compiled loop of
+    :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`
+    (as do all batches of a model with a history window or a conductor)."""
+    return fork_map(functools.partial(_run_job, samplers), jobs, threads)
 
 
 def sample_batches(
@@ -42,49 +66,26 @@ def sample_batches(
     threads: int = 1,
     min_len: int = 1,
 ) -> list[list[np.ndarray]]:
-    """Sample several batches, each ``(size, z or None, rng)``, ``threads`` at once
-    (see the module docstring); one list of melodies per batch, in order.
-    Batches below ``TORCH_MIN_BATCH`` melodies run the compiled loop of
-    :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`
-    (as do all batches of a model with a history window or a conductor)."""
-    settings = dict(
-        p=p,
-        style_idx=style_idx,
-        max_len=max_len,
-        temperature=temperature,
-        shared_noise=shared_noise,
-        min_len=min_len,
+    """:func:`run_jobs` for several batches, each ``(size, z or None, rng)``, of one
+    exported model and style."""
+    jobs = [
+        Job(0, style_idx, size, z, rng, max_len, temperature, shared_noise, min_len)
+        for size, z, rng in batches
+    ]
+    return run_jobs([p], jobs, threads=threads)
+
+
+def _run_job(samplers: list[dict], job: Job) -> list[np.ndarray]:
+    p = samplers[job.sampler]
+    kwargs = dict(
+        max_len=job.max_len,
+        temperature=job.temperature,
+        shared_noise=job.shared_noise,
+        min_len=job.min_len,
     )
-    workers = min(threads, len(batches))
-    with torch_threads(1), threadpool_limits(1):  # the caller's thread count is restored
-        if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
-            _INHERITED.update(settings)
-            try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    return pool.map(_run_inherited, batches, chunksize=1)
-            finally:
-                _INHERITED.clear()
-        run = functools.partial(_run_batch, **settings)
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                return list(pool.map(run, batches))
-        return [run(job) for job in batches]
-
-
-_FORK = sys.platform == "linux"  # fork is the cheap way to hand the weights to workers
-_INHERITED: dict = {}  # the settings of the running sample_batches call, for forked workers
-
-
-def _run_batch(job: tuple, *, p: dict, style_idx: int, **kwargs) -> list[np.ndarray]:
-    torch.set_num_threads(1)  # per OS thread (OpenMP's count is thread-local) and per process
-    size, z, rng = job
-    if size < TORCH_MIN_BATCH and compiled_refusal(p) is None:
+    if job.size < TORCH_MIN_BATCH and compiled_refusal(p) is None:
         from vrashlib.sampling.kernels import sample_compiled  # numba: imported when needed
 
-        return sample_compiled(p, style_idx, z, size, rng=rng, **kwargs)
+        return sample_compiled(p, job.style_idx, job.z, job.size, rng=job.rng, **kwargs)
     with torch.inference_mode():
-        return sample_batch(TorchDecoder(p, style_idx, z, size), rng=rng, **kwargs)
-
-
-def _run_inherited(job: tuple) -> list[np.ndarray]:
-    return _run_batch(job, **_INHERITED)
+        return sample_batch(TorchDecoder(p, job.style_idx, job.z, job.size), rng=job.rng, **kwargs)
