@@ -103,7 +103,8 @@ for kind, res in results.items():
 models = {kind: load_model(res.checkpoint) for kind, res in results.items()}
 models["random"] = build_module("lm", tracks, cfg).eval()
 diag, interpolations = diagnostics_table(models, val, cfg.diagnostics, style=cfg.generate.styles[0])
-table = with_diagnostics(cross_entropy_table(models, val, cfg.generate.batch_size), diag)
+table = cross_entropy_table(models, val, cfg.generate.batch_size, threads=cfg.diagnostics.threads)
+table = with_diagnostics(table, diag)
 save_table(table, "table_fig4_cross_entropy", out)
 table
 

@@ -15,6 +15,7 @@ from vrashlib.config import load_config
 from vrashlib.data.encoding import DUR_NONE, END, OCT_NONE, OCT_VOCAB, PC_VOCAB, with_end
 from vrashlib.data.tracks import TrackSet
 from vrashlib.models.diagnostics import posteriors
+from vrashlib.models.evaluation import cross_entropy_table
 from vrashlib.models.training import build_module
 from vrashlib.sampling.kernels import sample_compiled
 from vrashlib.sampling.reconstruct import (
@@ -164,6 +165,28 @@ def test_diagnostics_table_and_fig4_columns(tiny_trackset):
     ]
     assert out["recon_acc_prior"].iloc[1] == vrash["recon_free_prior"]
     assert out.iloc[2, 2:].isna().all()  # a model without diagnostics
+
+
+def test_diagnostics_and_cross_entropy_tables_do_not_depend_on_the_number_of_workers(
+    tiny_trackset,
+):
+    """Two models measured at once, in forked processes, give the numbers, interpolations
+    and row order that one after another give."""
+    models = {k: build_module(k, tiny_trackset, CFG).eval() for k in ("vrash", "lm", "vae")}
+    val = tiny_trackset.select(split="val")
+    got = {}
+    for threads in (1, 2):
+        cfg = replace(CFG.diagnostics, threads=threads)
+        table, paths = diagnostics_table(models, val, cfg, style="bach")
+        ce = cross_entropy_table(models, val, 4, threads=threads)
+        got[threads] = (table, paths, ce)
+    (t1, p1, ce1), (t2, p2, ce2) = got[1], got[2]
+    pd.testing.assert_frame_equal(t1, t2)
+    pd.testing.assert_frame_equal(ce1, ce2)
+    assert list(t2["model"]) == list(ce2["model"]) == ["vrash", "lm", "vae"]
+    assert list(p2) == ["vrash", "vae"]
+    for k in p1:
+        assert p1[k].melodies.content_hash() == p2[k].melodies.content_hash()
 
 
 @pytest.mark.parametrize("decoder_cls", [NumpyDecoder, TorchDecoder])

@@ -3,6 +3,8 @@ measurement has a producer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,6 +68,11 @@ def test_fig4_measurements(models):
     assert len(est["fig4.vrash_minus_lm"].per_seed) == 2  # one per training seed
     for e in est.values():
         assert e.lo <= e.hi and "2 training seeds" in e.method
+    one = replace(CFG, claims=replace(CFG.claims, threads=1))
+    est1, table1_ = seed_claims.fig4_measurements(by_seed, tracks, one)
+    pd.testing.assert_frame_equal(table, table1_)  # two models at once: the same numbers
+    for k, e in est.items():
+        assert (e.value, e.lo, e.hi) == (est1[k].value, est1[k].lo, est1[k].hi)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +107,10 @@ def test_similarity_table(models, sets):
     sim = seed_claims.similarity_table(sets[1.0], tracks, CFG, "2 x 2")
     assert len(sim) == 2 * 4  # per style: real halves + three models
     assert sim["realness_auc"].dropna().between(0, 1).all()
+    one = replace(CFG, claims=replace(CFG.claims, threads=1))
+    pd.testing.assert_frame_equal(
+        sim, seed_claims.similarity_table(sets[1.0], tracks, one, "2 x 2")
+    )
 
 
 class _AcceptAll:

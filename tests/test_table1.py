@@ -384,9 +384,9 @@ def test_evaluate_protocols_gives_each_protocol_its_weighting(monkeypatch, pool)
     want_scores = dict(shares=(0.3,), n_splits=2, seed=4, threads=1)
     assert seen == [
         ("scores", {**want_scores, "class_weight": None}),
-        ("curves", {"class_weight": None, "seed": 4}),
+        ("curves", {"class_weight": None, "seed": 4, "threads": 1}),
         ("scores", {**want_scores, "class_weight": "balanced"}),
-        ("curves", {"class_weight": "balanced", "seed": 4}),
+        ("curves", {"class_weight": "balanced", "seed": 4, "threads": 1}),
     ]
     assert table["protocol"].tolist() == ["paper"] * 3 + ["ours"] * 3
     assert table.index.tolist() == list(range(6)) and pr.index.tolist() == list(range(len(pr)))

@@ -38,8 +38,9 @@ def fork_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int = 1) -
     item at a time so that a long item does not hold up the rest. Elsewhere, or in a
     daemonic process (which may not have children), threads run them. Each worker
     runs with one torch and one BLAS thread, so ``workers`` is the number of cores
-    used; the caller's settings are restored. ``fn`` must not depend on which worker
-    runs it (seed it from the item), so the results do not depend on ``workers``.
+    used. With one worker (or one item) the items run here, with the caller's thread
+    settings. ``fn`` must not depend on which worker runs it (seed it from the item),
+    so that the results do not depend on ``workers``.
     """
     import multiprocessing
     from concurrent.futures import ThreadPoolExecutor
@@ -47,18 +48,18 @@ def fork_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int = 1) -
     from threadpoolctl import threadpool_limits
 
     workers = min(int(workers), len(items))
-    with torch_threads(1), threadpool_limits(1):
-        if workers > 1 and _FORK and not multiprocessing.current_process().daemon:
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with torch_threads(1), threadpool_limits(1):  # the caller's settings are restored
+        if _FORK and not multiprocessing.current_process().daemon:
             _INHERITED[:] = [fn, items]
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     return pool.map(_call_inherited, range(len(items)), chunksize=1)
             finally:
                 _INHERITED.clear()
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                return list(pool.map(_one_thread(fn), items))
-        return [fn(item) for item in items]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(_one_thread(fn), items))
 
 
 def _one_thread(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -38,7 +38,7 @@ from vrashlib.analysis.uncertainty import (
 )
 from vrashlib.config import Config
 from vrashlib.data.tracks import TrackSet
-from vrashlib.threads import torch_threads
+from vrashlib.threads import fork_map, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def fig4_measurements(
     The validation tracks are ``claims.val_tracks`` of the validation split (a seeded
     sample, the same for every model and seed; all when there are fewer). They are
     resampled with replacement, the same tracks for every model of a training seed
-    (a paired comparison), then training seeds."""
+    (a paired comparison), then training seeds. ``claims.threads`` models are measured
+    at once (:func:`vrashlib.threads.fork_map`; the numbers do not depend on it)."""
     from vrashlib.models.training import build_module
 
     val = tracks.select(split="val")
@@ -109,13 +110,20 @@ def fig4_measurements(
     names = (*KINDS, "random")
     full = {k: [] for k in names}
     reps = {k: [] for k in names}
+    nets, idx = {}, {}
     for t, by_kind in models.items():
-        nets = {**by_kind, "random": build_module("lm", tracks, with_training_seed(cfg, t)).eval()}
-        idx = resample(len(val), cfg.claims.n_bootstrap, rng)  # the same tracks for all
+        nets[t] = {
+            **by_kind,
+            "random": build_module("lm", tracks, with_training_seed(cfg, t)).eval(),
+        }
+        idx[t] = resample(len(val), cfg.claims.n_bootstrap, rng)  # the same tracks for all
+    jobs = [(nets[t][k], val, cfg.generate.batch_size) for t in models for k in names]
+    bits = iter(fork_map(_per_track_bits_task, jobs, cfg.claims.threads))
+    for t in models:
         for k in names:
-            b, e = per_track_bits(nets[k], val, cfg.generate.batch_size)
+            b, e = next(bits)
             full[k].append(b.sum() / e.sum())
-            reps[k].append(b[idx].sum(1) / e[idx].sum(1))
+            reps[k].append(b[idx[t]].sum(1) / e[idx[t]].sum(1))
         logger.info("Fig. 4, training seed %d: %s", t, {k: round(full[k][-1], 4) for k in names})
     seeds = describe(models)
     d = {
@@ -166,6 +174,10 @@ def sample_claim_sets(
         )
         for temp in TEMPERATURES
     }
+
+
+def _per_track_bits_task(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    return per_track_bits(*job)
 
 
 def _pool_styles(by_style: dict[str, TrackSet], fn) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +319,8 @@ def similarity_table(
     runs; 95 % interval over runs and training seeds). The realness AUC, a
     cross-validated classifier, is fitted once per training seed on its pooled
     melodies (:func:`vrashlib.analysis.similarity.capped_auc`); its interval combines
-    the Hanley-McNeil standard error with the spread over training seeds."""
+    the Hanley-McNeil standard error with the spread over training seeds. The
+    measurements run ``claims.threads`` at once (the numbers do not depend on it)."""
     from vrashlib.analysis.seeds import concat
     from vrashlib.sampling.realism import split_in_two
 
@@ -315,30 +328,33 @@ def similarity_table(
     order = sorted(runs)
     t_seeds = sorted({t for t, _ in order})
     c = cfg.claims
+    # The measurements first, ``claims.threads`` at once; then the intervals, in order.
+    refs = {style: held_out.select(style=style) for style in cfg.generate.styles}
+    jobs: dict[tuple, tuple] = {}
+    for style, ref in refs.items():
+        jobs[(style, "real")] = ("row", *split_in_two(ref, c.seed), c.seed, True)
+        for kind in KINDS:
+            for r in order:
+                jobs[(style, kind, r)] = ("row", ref, runs[r][kind][style], c.seed + r[1], False)
+            for t in t_seeds:
+                gen = concat([runs[r][kind][style] for r in order if r[0] == t])
+                jobs[(style, kind, t)] = ("auc", ref, gen, c.seed, None)
+    done = dict(zip(jobs, fork_map(_similarity_task, list(jobs.values()), c.threads), strict=True))
     rng = np.random.default_rng(c.seed)
     rows = []
-    for style in cfg.generate.styles:
-        ref = held_out.select(style=style)
-        a, b = split_in_two(ref, c.seed)
-        base = similarity.similarity_row(a, b, seed=c.seed)
+    for style in refs:
+        base = done[(style, "real")]
         rows.append({"model": "real (half vs half)", "style": style, **base, "seeds": ""})
         for kind in KINDS:
             row = {"model": kind, "style": style}
-            per_run = {
-                r: similarity.similarity_row(
-                    ref, runs[r][kind][style], seed=c.seed + r[1], auc=False
-                )
-                for r in order
-            }
+            per_run = {r: done[(style, kind, r)] for r in order}
             for m in similarity.METRICS[:-1]:
                 values = [[per_run[r][m] for r in order if r[0] == t] for t in t_seeds]
                 e = draws_from_runs(values, n_boot=c.n_bootstrap, seed=c.seed).estimate(seed=c.seed)
                 row.update({m: e.value, f"{m}_lo": e.lo, f"{m}_hi": e.hi})
             aucs, reps = [], []
             for t in t_seeds:
-                gen = concat([runs[r][kind][style] for r in order if r[0] == t])
-                auc = similarity.capped_auc(ref, gen, seed=c.seed)
-                n = min(len(ref), len(gen), similarity.MAX_MELODIES)
+                auc, n = done[(style, kind, t)]
                 sd = similarity.auc_interval_sd(auc, n, n)
                 aucs.append(auc)
                 reps.append(auc + sd * rng.standard_normal(c.n_bootstrap))
@@ -349,6 +365,17 @@ def similarity_table(
             row["seeds"] = n_seeds
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _similarity_task(job: tuple):
+    """One measurement of :func:`similarity_table`: ``("row", a, b, seed, auc)`` is
+    :func:`vrashlib.analysis.similarity.similarity_row`; ``("auc", ref, gen, seed, _)``
+    the realness AUC of ``gen`` against ``ref`` and the melodies per side it used."""
+    what, a, b, seed, auc = job
+    if what == "row":
+        return similarity.similarity_row(a, b, seed=seed, auc=auc)
+    n = min(len(a), len(b), similarity.MAX_MELODIES)
+    return similarity.capped_auc(a, b, seed=seed), n
 
 
 # -------------------------------------------------------------------- stream

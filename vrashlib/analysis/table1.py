@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
-from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from vrashlib.analysis.uncertainty import Estimate, clopper_pearson, from_samples
 from vrashlib.filter.classifiers import METHODS, PAPER_TABLE1, make_classifier
 from vrashlib.filter.heuristics import apply_rules, check_rated, find_rules, precision_recall
+from vrashlib.threads import fork_map
 
 PROTOCOLS: dict[str, str | None] = {"paper": None, "ours": "balanced"}  # -> class_weight
 
@@ -82,10 +82,12 @@ def split_scores(
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     x, y = check_rated(features, good)
     jobs = [(m, s, i) for m in methods for s in shares for i in range(n_splits)]
-    rows = Parallel(n_jobs=threads, prefer="threads")(
-        delayed(_one_split)(x, y, m, s, i, seed, class_weight) for m, s, i in jobs
-    )
+    rows = fork_map(_split_task, [(x, y, m, s, i, seed, class_weight) for m, s, i in jobs], threads)
     return pd.DataFrame(rows)
+
+
+def _split_task(job: tuple) -> dict:
+    return _one_split(*job)
 
 
 def table1_summary(per_split: pd.DataFrame, protocol: str) -> pd.DataFrame:
@@ -156,30 +158,33 @@ def pr_curves(
     seed: int = 0,
     folds: int = 5,
     methods: tuple[str, ...] = tuple(METHODS),
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Precision-recall curves of the "good" class from out-of-fold decision scores
     (stratified ``folds``-fold): ``method, recall, precision, average_precision``;
-    ``base_rate`` is the share of good tracks (a classifier without skill)."""
+    ``base_rate`` is the share of good tracks (a classifier without skill). ``threads``
+    methods at once."""
     x, y = check_rated(features, good)
+    jobs = [(x, y, method, class_weight, seed, folds) for method in methods]
+    return pd.concat(fork_map(_pr_curve, jobs, threads), ignore_index=True)
+
+
+def _pr_curve(job: tuple) -> pd.DataFrame:
+    x, y, method, class_weight, seed, folds = job
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    parts = []
-    for method in methods:
-        model = make_classifier(method, seed, class_weight=class_weight)
-        with threadpool_limits(1):
-            score = cross_val_predict(model, x, y, cv=cv, method="decision_function")
-        precision, recall, _ = precision_recall_curve(y, score)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "method": METHODS[method],
-                    "recall": recall,
-                    "precision": precision,
-                    "average_precision": average_precision_score(y, score),
-                    "base_rate": float(y.mean()),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    model = make_classifier(method, seed, class_weight=class_weight)
+    with threadpool_limits(1):
+        score = cross_val_predict(model, x, y, cv=cv, method="decision_function")
+    precision, recall, _ = precision_recall_curve(y, score)
+    return pd.DataFrame(
+        {
+            "method": METHODS[method],
+            "recall": recall,
+            "precision": precision,
+            "average_precision": average_precision_score(y, score),
+            "base_rate": float(y.mean()),
+        }
+    )
 
 
 def heuristics_on_splits(
@@ -316,7 +321,7 @@ def evaluate_protocols(
         tables.append(table1_summary(per_split, protocol))
         seeds = f"{n_splits} stratified splits per test share"
         measurements.update(table1_measurements(per_split, protocol, seeds))
-        pr = pr_curves(features, good, class_weight=weight, seed=seed)
+        pr = pr_curves(features, good, class_weight=weight, seed=seed, threads=threads)
         curves.append(pr.assign(protocol=protocol))
     return (
         pd.concat(tables, ignore_index=True),

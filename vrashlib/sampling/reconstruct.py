@@ -214,9 +214,30 @@ def latent_diagnostics(
     without z, its cross-entropy on the same melodies) use ``cfg.n_recon`` of them
     (seeded) and, free-running, their first ``cfg.recon_max_len`` events. A model
     without z gets only the ``prior`` accuracies (decoded with no code) and NaN
-    elsewhere. ``name`` labels the log
-    line (default: the model's kind).
+    elsewhere. ``name`` labels the log line (default: the model's kind).
     """
+    row, interp = _measure(module, tracks, cfg, style)
+    _log(name or module.kind, row)
+    return row, interp
+
+
+def _log(name: str, row: dict[str, float]) -> None:
+    logger.info(
+        "%s: KL %.1f bits/melody, %s active units, I_q %.2f bits, free-running accuracy "
+        "%.3f (posterior) vs %.3f (prior)",
+        name,
+        row["kl_bits_per_melody"],
+        row["active_units"],
+        row["mi_bits"],
+        row["recon_free_posterior"],
+        row["recon_free_prior"],
+    )
+
+
+def _measure(
+    module: MelodyModule, tracks: TrackSet, cfg: DiagnosticsConfig, style: str
+) -> tuple[dict[str, float], Interpolation | None]:
+    """:func:`latent_diagnostics` without its log line."""
     net = module.net
     tracks = align_styles(tracks, module.styles)
     sub = recon_subset(tracks, cfg.n_recon, cfg.seed)
@@ -257,16 +278,6 @@ def latent_diagnostics(
         row["recon_free_posterior"] = nan
         row["recon_free_prior"] = free_running_accuracy(module, sub, None, cfg.recon_max_len)
         row["interp_step_change"] = row["interp_rho"] = nan
-    logger.info(
-        "%s: KL %.1f bits/melody, %s active units, I_q %.2f bits, free-running accuracy "
-        "%.3f (posterior) vs %.3f (prior)",
-        name or module.kind,
-        row["kl_bits_per_melody"],
-        row["active_units"],
-        row["mi_bits"],
-        row["recon_free_posterior"],
-        row["recon_free_prior"],
-    )
     return row, interp
 
 
@@ -274,14 +285,23 @@ def diagnostics_table(
     models: dict[str, MelodyModule], tracks: TrackSet, cfg: DiagnosticsConfig, *, style: str
 ) -> tuple[pd.DataFrame, dict[str, Interpolation]]:
     """One row per model (:func:`latent_diagnostics`, ``model`` first), and the
-    interpolation of each model with a latent code."""
+    interpolation of each model with a latent code; ``cfg.threads`` models at once,
+    one process and thread each (:func:`vrashlib.threads.fork_map`; the numbers do not
+    depend on it)."""
+    from vrashlib.threads import fork_map
+
+    jobs = [(module, tracks, cfg, style) for module in models.values()]
     rows, paths = [], {}
-    for name, module in models.items():
-        row, interp = latent_diagnostics(module, tracks, cfg, style=style, name=name)
+    for name, (row, interp) in zip(models, fork_map(_measure_task, jobs, cfg.threads), strict=True):
+        _log(name, row)
         rows.append({"model": name, **row})
         if interp is not None:
             paths[name] = interp
     return pd.DataFrame(rows), paths
+
+
+def _measure_task(job: tuple) -> tuple[dict[str, float], Interpolation | None]:
+    return _measure(*job)
 
 
 # Fig. 4's table gains these diagnostics (free-running reconstruction accuracy).

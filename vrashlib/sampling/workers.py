@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from vrashlib.sampling.sampler import (
     TORCH_MIN_BATCH,
@@ -25,7 +26,7 @@ from vrashlib.sampling.sampler import (
     compiled_refusal,
     sample_batch,
 )
-from vrashlib.threads import fork_map
+from vrashlib.threads import fork_map, torch_threads
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def run_jobs(samplers: list[dict], jobs: list[Job], *, threads: int = 1) -> list
     others. Batches below ``TORCH_MIN_BATCH`` melodies run the compiled loop of
     :mod:`vrashlib.sampling.kernels`, larger ones :class:`vrashlib.sampling.sampler.TorchDecoder`
     (as do all batches of a model with a history window or a conductor)."""
-    return fork_map(functools.partial(_run_job, samplers), jobs, threads)
+    with torch_threads(1), threadpool_limits(1):  # one batch, one thread (restored after)
+        return fork_map(functools.partial(_run_job, samplers), jobs, threads)
 
 
 def sample_batches(
