@@ -2,13 +2,17 @@
 
     .venv/bin/python benchmarks/bench_data.py            # smoke dataset (seconds)
     .venv/bin/python benchmarks/bench_data.py --paper    # the whole corpus (minutes)
+    .venv/bin/python benchmarks/bench_data.py --kern-all # every kern file vs music21 (~3 min)
 
 Prints MIDI files parsed per second on one core with symusic (the parser
 ``vrashlib.data.sources`` uses) and with music21, on the real MIDI files that ship
 with music21, and their ratio; ABC tunes of the corpus parsed per second with
 music21's beaming on (as music21 reads them) and off (as ``parse_unit`` does:
-``vrashlib.data.sources.without_beaming``); then the time to prepare a dataset
-from scratch and to load it again from the cache.
+``vrashlib.data.sources.without_beaming``); kern files read by the fast reader
+(``vrashlib.data.kern``) and by music21, checked equal track for track and float for
+float (a seeded 60 of the corpus's kern files; ``--kern-all``: every one, and it exits
+with an error on any difference); then the time to prepare a dataset from scratch
+and to load it again from the cache.
 """
 
 from __future__ import annotations
@@ -101,6 +105,53 @@ def bench_abc(min_seconds: float, per_collection: int = 15) -> None:
     print(f"  ratio off / on: {off / on:.2f}x")
 
 
+def _kern_check(path: str) -> tuple[str, str, float, float]:
+    """``(path, verdict, fast seconds, music21 seconds)``: "same", "music21" (outside
+    the fast reader's subset) or what differs."""
+    from vrashlib.data.sources import _plain_kern
+
+    start = time.perf_counter()
+    fast = _plain_kern(Path(path), Path(path).read_bytes())
+    t_fast = time.perf_counter() - start
+    if fast is None:
+        return path, "music21", t_fast, 0.0
+    start = time.perf_counter()
+    slow = score_tracks(music21_parse(Path(path)))
+    t_slow = time.perf_counter() - start
+    a = [(t.name, t.qpm, t.onsets.tolist(), t.lengths.tolist(), t.pitches.tolist()) for t in fast]
+    b = [(t.name, t.qpm, t.onsets.tolist(), t.lengths.tolist(), t.pitches.tolist()) for t in slow]
+    return path, "same" if a == b else "DIFFERENT", t_fast, t_slow
+
+
+def bench_kern(every: bool, sample: int = 60) -> bool:
+    """The fast kern reader against music21 on the corpus's kern files (two processes);
+    False when any file reads differently."""
+    import random
+    from concurrent.futures import ProcessPoolExecutor
+
+    from music21 import corpus
+
+    files = sorted(str(p) for p in corpus.getPaths() if str(p).lower().endswith(".krn"))
+    if not every:
+        files = sorted(random.Random(0).sample(files, min(sample, len(files))))
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_kern_check, files, chunksize=4))
+    same = [r for r in results if r[1] == "same"]
+    wrong = [r for r in results if r[1] == "DIFFERENT"]
+    fast, slow = sum(r[2] for r in same), sum(r[3] for r in same)
+    print(f"kern files, {'all' if every else f'a seeded {len(files)}'} of the corpus's:")
+    print(f"  read by the fast reader, the same as music21: {len(same)}")
+    print(
+        f"  outside its subset (read by music21):         {len(results) - len(same) - len(wrong)}"
+    )
+    print(f"  read differently:                             {len(wrong)}")
+    for r in wrong:
+        print(f"    {r[0]}")
+    print(f"  one core, over the files both read: fast {fast:.1f} s, music21 {slow:.1f} s, "
+          f"ratio {slow / max(fast, 1e-9):.0f}x")  # fmt: skip
+    return not wrong
+
+
 def bench_prepare(profile: str, out: Path | None) -> None:
     cfg = load_config(profile).data
     tmp = None
@@ -135,9 +186,16 @@ def main() -> None:
         "--out", type=Path, default=None, help="dataset folder (default: a temp dir)"
     )
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per parser")
+    parser.add_argument(
+        "--kern-all", action="store_true", help="check every kern file of the corpus, then stop"
+    )
     args = parser.parse_args()
+    if args.kern_all:
+        raise SystemExit(0 if bench_kern(every=True) else "kern files read differently")
     bench_midi(args.seconds)
     bench_abc(args.seconds)
+    if not bench_kern(every=False):
+        raise SystemExit("kern files read differently")
     bench_prepare("paper" if args.paper else "smoke", args.out)
 
 

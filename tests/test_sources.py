@@ -281,3 +281,75 @@ def test_scan_follows_symlinked_folders_and_names_every_odd_entry(tmp_path, monk
     assert [u.kind for u in units].count("midi") == 14
     assert {u.name for u in units if u.kind in ("skip", "error")} == {f"in/{k}" for k in got}
     assert all(u.text for u in units if u.kind in ("skip", "error"))
+
+
+def _music21_tracks(unit: WorkUnit):
+    """``parse_unit`` as music21 alone reads a file."""
+    from music21 import converter
+
+    from vrashlib.data.sources import score_tracks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return score_tracks(converter.parse(unit.path, forceSource=True))
+
+
+def test_plain_kern_files_read_the_same_tracks_as_music21():
+    """A seeded sample of the corpus's kern files (Palestrina, Bach), each read by the
+    fast reader where it can and by music21: the same tracks, float for float, and the
+    fast reader takes most of them (``benchmarks/bench_data.py --kern``: all of them)."""
+    import random
+
+    from vrashlib.data.sources import _plain_kern
+
+    units = corpus_units(CORPUS, "palestrina", "x") + corpus_units(CORPUS, "bach", "x")
+    kern = [u for u in units if u.path.endswith(".krn")]
+    sample = random.Random(0).sample(kern, 16)
+    fast = 0
+    for u in sample:
+        fast += _plain_kern(Path(u.path), Path(u.path).read_bytes()) is not None
+        assert _outcome(parse_unit, u) == _outcome(_music21_tracks, u), u.label
+    assert fast >= 12
+
+
+KERN_HEAD = "!!!OTL: test\n**kern\t**kern\n*clefF4\t*clefG2\n*k[b-]\t*k[b-]\n*M4/4\t*M4/4\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "=1\t=1\n4c\t[2e-\n4d#\t.\n2r\t2e-]\n4.C\t8gg\n.\t4.bn\n8B-\t.\n*-\t*-\n",
+        "[1G\t0r\n2G_\t.\n2G]\t.\n4A/\t2.cL;\n16AA\t.\n8.BB\\\t.\n*-\t*-\n",
+        "4e\t4cc##\n8f-\t8c--\n8ff\t8ccc\n*-\t*-\n",
+    ],
+)
+def test_kern_reader_matches_music21_on_each_feature(tmp_path, body):
+    """Ties (start, continue, stop), dots, rests, octaves up and down, accidentals
+    (naturals, doubles), breves, and the drawing signs it skips: as music21 reads them."""
+    from vrashlib.data.sources import _plain_kern
+
+    path = tmp_path / "t.krn"
+    path.write_text(KERN_HEAD + body)
+    unit = WorkUnit(str(path), "music/t.krn", "music", "t", "music21")
+    assert _plain_kern(path, path.read_bytes()) is not None
+    assert _outcome(parse_unit, unit) == _outcome(_music21_tracks, unit)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "*^\t*\n4c\t4d\t4e\n*v\t*v\t*\n*-\t*-\n",  # a spine split
+        "*MM96\t*MM96\n4c\t4d\n*-\t*-\n",  # a metronome mark
+        "3c\t4d\n*-\t*-\n",  # a triplet
+        "4c 4e\t4d\n*-\t*-\n",  # a chord
+        "4cq\t4d\n*-\t*-\n",  # a grace note
+        "4ct\t4d\n*-\t*-\n",  # a trill
+        "4c\n*-\t*-\n",  # a missing cell
+    ],
+)
+def test_kern_reader_leaves_what_it_does_not_know_to_music21(tmp_path, body):
+    from vrashlib.data.kern import kern_tracks
+
+    assert kern_tracks(KERN_HEAD + body, 120.0) is None
+    assert kern_tracks("**kern\t**dynam\n4c\tp\n*-\t*-\n", 120.0) is None
+    assert kern_tracks("!! no spines\n", 120.0) is None

@@ -8,7 +8,10 @@ which hands them the exported weights for free; elsewhere, or inside a daemonic
 process (which may not have children), the batches run in threads.
 
 Each batch runs on one thread with its own random stream and z, so the
-melodies do not depend on how many run at once.
+melodies do not depend on how many run at once. :func:`run_jobs` takes the
+batches of many requests (:func:`vrashlib.sampling.generate.sample_many`) at once:
+the claims ledger's sets of 50 melodies are one batch each, and one request after
+another would leave the second core idle.
 """
 
 from __future__ import annotations
