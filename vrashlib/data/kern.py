@@ -1,12 +1,12 @@
 """A fast reader for plain Humdrum ``**kern`` files, with music21's reading as the rule.
 
 music21's Humdrum reader builds a whole score (measures, clefs, beams, stems,
-expressions) and takes about a quarter of a second per Palestrina mass movement; the
-1,318 of them were about half of the corpus parse's CPU time. What the project keeps
+expressions) and takes about 0.15 s per Palestrina mass movement on one core; the
+1,318 of them were nearly half of the corpus parse's CPU time. What the project keeps
 of a score is the notes of each part: onset, length and MIDI pitch, ties merged
 (:func:`vrashlib.data.sources.score_tracks`). :func:`kern_tracks` reads exactly that,
 straight from the text, for files in a strict subset of the format, and gives the
-same tracks as music21 does, float for float (``benchmarks/bench_data.py --kern``
+same tracks as music21 does, float for float (``benchmarks/bench_data.py --kern-all``
 checks every kern file of the corpus; ``tests/test_sources.py`` a seeded sample).
 
 The subset: every spine ``**kern`` and as many cells on every line as spines; no

@@ -12,7 +12,7 @@ Inputs:
   and dropped;
 - any folder of ABC / MusicXML / kern files (:func:`music_units`), through music21;
   a plain ``**kern`` file (no spine splits, tuplets, chords or ornaments: the
-  Palestrina masses) is read without it, 28x faster, into the same tracks
+  Palestrina masses) is read without it, 29x faster, into the same tracks
   (:mod:`vrashlib.data.kern`).
 
 Every entry under a folder that looks like input gets a unit, so that it has a row
