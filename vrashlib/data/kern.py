@@ -42,10 +42,10 @@ _DURATIONS = {"0": Fraction(8), **{str(n): Fraction(4, n) for n in (1, 2, 4, 8, 
 
 
 def kern_tracks(text: str, default_qpm: float):
-    """The raw tracks music21 reads from a ``**kern`` file's ``text`` (parts in music21's
-    order: the rightmost spine first, named ``p<part index>`` as music21's parts are, a
-part without notes counted), or None when the file
-    is outside the subset this reader knows (see the module docstring)."""
+    """The raw tracks music21 reads from a ``**kern`` file's ``text``, or None when the
+    file is outside the subset this reader knows (see the module docstring). Parts come
+    in music21's order, the rightmost spine first, and are named ``p<part index>`` as
+    music21's parts are (a part without notes counted)."""
     from vrashlib.data.sources import RawTrack
 
     spines = None
