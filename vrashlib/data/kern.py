@@ -24,8 +24,6 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-import numpy as np
-
 # A note or rest: optional tie start, duration (power of two, or 0 = breve), dots,
 # pitch letters (one letter repeated) or r, accidental, optional tie end/continue,
 # drawing-only signs. music21 reads tie signs anywhere in the token; here only
@@ -75,29 +73,21 @@ def kern_tracks(text: str, default_qpm: float):
         return None
     tracks = []
     for i, spine in enumerate(reversed(spines)):  # one part per spine, empty ones too
-        if spine.pitches:
-            tracks.append(
-                RawTrack(
-                    f"p{i}",
-                    np.asarray(spine.onsets, np.float64),
-                    np.asarray(spine.lengths, np.float64),
-                    np.asarray(spine.pitches, np.int64),
-                    default_qpm,
-                )
-            )
+        if spine.notes.pitches:
+            onsets, lengths, pitches = spine.notes.arrays()
+            tracks.append(RawTrack(f"p{i}", onsets, lengths, pitches, default_qpm))
     return tracks
 
 
 class _Spine:
-    """The notes of one spine so far, ties merged as :func:`~vrashlib.data.sources.part_notes`
-    merges them (a tied continuation adds its length, in floats, to the open note)."""
+    """The notes of one spine so far (ties merged as :func:`~vrashlib.data.sources.part_notes`
+    merges them) and the time its next token starts at."""
 
     def __init__(self) -> None:
+        from vrashlib.data.sources import TiedNotes
+
         self.time = Fraction(0)
-        self.onsets: list[float] = []
-        self.lengths: list[float] = []
-        self.pitches: list[int] = []
-        self.open_ties: dict[int, int] = {}
+        self.notes = TiedNotes()
 
     def read(self, token: str) -> bool:
         m = _TOKEN.fullmatch(token)
@@ -113,16 +103,6 @@ class _Spine:
         acc = m["acc"] or ""
         alter = len(acc) if acc.startswith("#") else -len(acc) if acc.startswith("-") else 0
         pitch = 12 * (octave + 1) + _STEP[name[0].lower()] + alter
-        kind = "start" if m["open"] else "stop" if m["close"] == "]" else None
-        kind = "continue" if m["close"] == "_" else kind
-        if kind in ("continue", "stop") and pitch in self.open_ties:
-            self.lengths[self.open_ties[pitch]] += float(ql)
-            if kind == "stop":
-                del self.open_ties[pitch]
-            return True
-        if kind in ("start", "continue"):
-            self.open_ties[pitch] = len(self.pitches)
-        self.onsets.append(float(onset))
-        self.lengths.append(float(ql))
-        self.pitches.append(pitch)
+        tie = {"[": "start", "]": "stop", "_": "continue"}.get(m["open"] or m["close"])
+        self.notes.add(float(onset), float(ql), pitch, tie)
         return True

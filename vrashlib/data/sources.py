@@ -429,6 +429,39 @@ def score_tracks(score) -> list[RawTrack]:
     return tracks
 
 
+class TiedNotes:
+    """Notes in time order with ties merged: a tied continuation (``"continue"`` or
+    ``"stop"``) of an open note of the same pitch adds its length to that note; ``tie``
+    is ``"start"``, ``"continue"``, ``"stop"`` or None. Used by :func:`part_notes` and
+    the kern reader (:mod:`vrashlib.data.kern`)."""
+
+    def __init__(self) -> None:
+        self.onsets: list[float] = []
+        self.lengths: list[float] = []
+        self.pitches: list[int] = []
+        self.open_ties: dict[int, int] = {}
+
+    def add(self, onset: float, length: float, pitch: int, tie: str | None) -> None:
+        if tie in ("continue", "stop") and pitch in self.open_ties:
+            self.lengths[self.open_ties[pitch]] += length
+            if tie == "stop":
+                del self.open_ties[pitch]
+            return
+        if tie in ("start", "continue"):
+            self.open_ties[pitch] = len(self.pitches)
+        self.onsets.append(onset)
+        self.lengths.append(length)
+        self.pitches.append(pitch)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Onsets and lengths (float64 quarter notes) and MIDI pitches (int64)."""
+        return (
+            np.asarray(self.onsets, np.float64),
+            np.asarray(self.lengths, np.float64),
+            np.asarray(self.pitches, np.int64),
+        )
+
+
 def part_notes(part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Onsets, lengths (quarter notes) and MIDI pitches of a part, ties merged.
 
@@ -437,10 +470,7 @@ def part_notes(part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     from music21 import chord, note
 
-    onsets: list[float] = []
-    lengths: list[float] = []
-    pitches: list[int] = []
-    open_ties: dict[int, int] = {}
+    notes = TiedNotes()
     for n in part.flatten().notes:
         ql = float(n.quarterLength)
         if ql <= 0:
@@ -452,22 +482,8 @@ def part_notes(part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         else:  # unpitched
             continue
         for p, tie in members:
-            kind = tie.type if tie is not None else None
-            if kind in ("continue", "stop") and p in open_ties:
-                lengths[open_ties[p]] += ql
-                if kind == "stop":
-                    del open_ties[p]
-                continue
-            if kind in ("start", "continue"):
-                open_ties[p] = len(pitches)
-            onsets.append(float(n.offset))
-            lengths.append(ql)
-            pitches.append(p)
-    return (
-        np.asarray(onsets, np.float64),
-        np.asarray(lengths, np.float64),
-        np.asarray(pitches, np.int64),
-    )
+            notes.add(float(n.offset), ql, p, tie.type if tie is not None else None)
+    return notes.arrays()
 
 
 def parse_midi(path: Path) -> list[RawTrack]:

@@ -87,8 +87,7 @@ def sample_many(requests: list[Request], *, threads: int = 1) -> list[TrackSet]:
     samplers: dict[int, int] = {}  # id(model) -> index into exported
     exported: list[dict] = []
     jobs: list[Job] = []
-    spans: list[tuple[int, int]] = []  # each request's jobs
-    latents: list[np.ndarray | None] = []
+    spans: list[tuple[int, int, int, np.ndarray | None]] = []  # jobs, style index, codes
     for r in requests:
         if r.n < 1 or r.max_len < 1 or r.temperature <= 0:
             raise ValueError(
@@ -116,12 +115,11 @@ def sample_many(requests: list[Request], *, threads: int = 1) -> list[TrackSet]:
                     r.min_len,
                 )
             )
-        spans.append((first, len(jobs)))
-        latents.append(z)
+        spans.append((first, len(jobs), s_idx, z))
     parts = run_jobs(exported, jobs, threads=threads)
     return [
-        _trackset(r, [m for part in parts[a:b] for m in part], z)
-        for r, (a, b), z in zip(requests, spans, latents, strict=True)
+        _trackset(r, [m for part in parts[a:b] for m in part], s_idx, z)
+        for r, (a, b, s_idx, z) in zip(requests, spans, strict=True)
     ]
 
 
@@ -142,8 +140,7 @@ def _codes(model: MelodyModule, n: int, z, seed: int) -> np.ndarray | None:
     return None
 
 
-def _trackset(r: Request, melodies: list[np.ndarray], z: np.ndarray | None) -> TrackSet:
-    s_idx = _style_index(r.model, r.style)
+def _trackset(r: Request, melodies: list[np.ndarray], s_idx: int, z: np.ndarray | None) -> TrackSet:
     return TrackSet.from_tracks(
         melodies,
         r.model.styles,
