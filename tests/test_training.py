@@ -177,6 +177,57 @@ def test_a_cosine_schedule_trains_other_weights_and_resumes_bit_identical(
     assert len(prints) == 3
 
 
+def test_the_plateau_schedule_decays_on_stalls_to_its_floor_and_resumes_bit_identical(
+    tiny_trackset, tmp_path, monkeypatch
+):
+    """With "plateau", every `lr_patience` validations without an improvement of
+    `min_improvement` multiply the rate by `lr_decay`, down to `lr * lr_final`; the rate
+    travels in the resume point, and only a schedule's own settings are hashed."""
+    # an improvement of 100 bits/event is never seen: every validation after the first
+    # (which improves on nothing) is a stall
+    plateau = load_config(
+        "smoke",
+        {
+            **OVERRIDES_RESUMABLE, "train.lr_schedule": "plateau", "train.lr_patience": 1,
+            "train.lr_decay": 0.5, "train.lr_final": 0.3, "train.min_improvement": 100.0,
+            "train.patience": 0,
+        },
+    )  # fmt: skip
+    reference = train_model("vrash", tiny_trackset, plateau, tmp_path / "ref", progress=False)
+    hist = read_checkpoint(reference.checkpoint)["history"]
+    rates = [row["lr"] / plateau.train.lr for row in hist if row["split"] == "val"]
+    # validations at steps 2, 4, 6, 8, with the rate trained at before each: halved
+    # after the second and the third (there at its floor, 0.3 not 0.25)
+    assert rates == pytest.approx([1.0, 1.0, 0.5, 0.3])
+    constant = train_model("vrash", tiny_trackset, RESUMABLE, tmp_path / "const", progress=False)
+    a, b = (read_checkpoint(r.checkpoint)["state_dict"] for r in (reference, constant))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert "lr" not in read_checkpoint(constant.checkpoint)["history"][0]
+    crash_at(monkeypatch, 4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_model("vrash", tiny_trackset, plateau, tmp_path / "crash", progress=False)
+    last = AtomicCheckpointIO().load_checkpoint(tmp_path / "crash" / "last.ckpt")
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(
+        plateau.train.lr * 0.5
+    )
+    monkeypatch.undo()
+    assert_same_run(
+        train_model("vrash", tiny_trackset, plateau, tmp_path / "crash", progress=False), reference
+    )
+    # the decay settings are hashed under "plateau" only
+    cosine = load_config("smoke", {**OVERRIDES_RESUMABLE, "train.lr_schedule": "cosine"})
+    for key, value in (("lr_decay", 0.3), ("lr_patience", 3)):
+        for cfg, hashed in ((RESUMABLE, False), (cosine, False), (plateau, True)):
+            changed = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **{key: value}))
+            same = fingerprint("vrash", tiny_trackset, changed) == fingerprint(
+                "vrash", tiny_trackset, cfg
+            )
+            assert same != hashed, (key, cfg.train.lr_schedule)
+    for bad in ({"train.lr_decay": 1.0}, {"train.lr_patience": 0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            load_config("smoke", bad)
+
+
 def test_train_writes_checkpoint_and_history_and_round_trips(tiny_trackset, tmp_path):
     res = train_model("vae", tiny_trackset, SMOKE, tmp_path, progress=False)
     assert res.checkpoint == tmp_path / "model.ckpt" and res.checkpoint.exists()

@@ -12,7 +12,7 @@ import torch
 
 from vrashlib import paths
 from vrashlib.analysis.seeds import shipped_seeds
-from vrashlib.config import ModelConfig, TrainConfig, load_config
+from vrashlib.config import PROFILES, ModelConfig, TrainConfig, load_config
 from vrashlib.models import KINDS
 from vrashlib.models.module import read_checkpoint
 from vrashlib.models.network import count_parameters
@@ -184,18 +184,22 @@ def test_shipped_weights_of_another_dataset_are_named_with_the_reason(shipped, c
 
 
 # ------------------------------------------------- the committed weights/ folder
-PAPER = load_config("paper")
 SHIPPED_KINDS = [k for k in KINDS if (paths.shipped_dir("paper", 0, k) / "manifest.json").exists()]
-# every training seed shipped for the claims ledger (seed 0 always, when shipped at all)
-SHIPPED_SEEDS = sorted({0, *shipped_seeds(PAPER)})
+# every profile's shipped training seeds (the paper profile's seed 0 always, when shipped
+# at all: the claims ledger's extra seeds, and weights/converged/ of the converged profile)
+SHIPPED = sorted(
+    {("paper", 0)}
+    | {(name, seed) for name in PROFILES for seed in shipped_seeds(load_config(name))}
+)
 
 
-@pytest.mark.parametrize("seed", SHIPPED_SEEDS)
+@pytest.mark.parametrize(("profile", "seed"), SHIPPED)
 @pytest.mark.parametrize("kind", KINDS)
-def test_committed_weights_match_their_manifest_and_the_paper_config(kind, seed):
-    folder = paths.shipped_dir("paper", seed, kind)
+def test_committed_weights_match_their_manifest_and_their_profile(kind, profile, seed):
+    config = load_config(profile)
+    folder = paths.shipped_dir(profile, seed, kind)
     if not (folder / "manifest.json").exists():
-        if seed == 0:
+        if (profile, seed) == ("paper", 0):
             pytest.skip(
                 f"no shipped weights at {folder} yet: `make figures RETRAIN=1`, `make weights`"
             )
@@ -211,12 +215,12 @@ def test_committed_weights_match_their_manifest_and_the_paper_config(kind, seed)
     # seed would be left out of the claims ledger
     hp = manifest["hparams"]
     assert manifest["training_revision"] == TRAINING_REVISION
-    # the settings this kind reads (what the fingerprint hashes) are the paper config's
+    # the settings this kind reads (what the fingerprint hashes) are the profile's
     model_cfg = ModelConfig(**hp["model_cfg"])
-    assert model_cfg.weight_settings(kind) == PAPER.model.weight_settings(kind)
+    assert model_cfg.weight_settings(kind) == config.model.weight_settings(kind)
     # (a manifest from before lr_schedule existed was trained with a constant rate)
     train_then = TrainConfig(**{"lr_schedule": "constant", **hp["train_cfg"]})
-    train = dataclasses.replace(PAPER.train, seed=seed)
+    train = dataclasses.replace(config.train, seed=seed)
     assert train_then.weight_settings() == train.weight_settings()
     assert manifest["stop_reason"] in ("patience", "max_steps")
 

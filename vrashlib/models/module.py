@@ -194,6 +194,8 @@ class MelodyModule(pl.LightningModule):
         if bound < self.best_bound:  # keep the best weights
             self.best_bound = bound
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        if t.get("lr_schedule") == "plateau" and self.stall and self.stall % t["lr_patience"] == 0:
+            self._decay_lr(t)
         if t["patience"] and self.stall >= t["patience"]:
             self.stop_reason = STOP_PATIENCE
             self.trainer.should_stop = True
@@ -203,11 +205,26 @@ class MelodyModule(pl.LightningModule):
                 self.kind, t["min_improvement"], self.stall, self.global_step, self.best_bound,
             )  # fmt: skip
 
+    def _decay_lr(self, t: dict[str, Any]) -> None:
+        """The "plateau" schedule: the rate times ``lr_decay``, never below ``lr * lr_final``.
+        The rate is the optimiser's, so it travels in the resume checkpoint."""
+        floor = t["lr"] * t["lr_final"]
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = max(group["lr"] * t["lr_decay"], floor)
+        logger.info(
+            "%s: validation bound not better by %g bits/event in %d validations: learning "
+            "rate now %.3g (step %d)", self.kind, t["min_improvement"], self.stall,
+            self.trainer.optimizers[0].param_groups[0]["lr"], self.global_step,
+        )  # fmt: skip
+
     def _record(self, split: str, sums: dict[str, float]) -> dict[str, float]:
         row = {"step": self.global_step, "epoch": self.position[0], "split": split}
         row.update(summarize(sums))
         row["seconds"] = self.train_seconds
         row["val_seconds"] = self.val_seconds  # wall-clock of the run = the two together
+        moving = self.hparams.train_cfg.get("lr_schedule", "constant") != "constant"
+        if moving and self._trainer is not None and self.trainer.optimizers:
+            row["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]  # the rate it trained at
         self.history.append(row)
         return row
 
@@ -215,7 +232,7 @@ class MelodyModule(pl.LightningModule):
         t = self.hparams.train_cfg
         optimiser = torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
         schedule = t.get("lr_schedule", "constant")  # (absent from checkpoints made before it)
-        if schedule == "constant":
+        if schedule in ("constant", "plateau"):  # ("plateau": see on_validation_epoch_end)
             return optimiser
         scale = functools.partial(lr_scale, schedule, steps=t["max_steps"], final=t["lr_final"])
         # stepped after every optimiser step; its state travels in the resume checkpoint
