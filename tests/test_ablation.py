@@ -34,6 +34,9 @@ def test_every_variant_states_every_remedy_setting():
     assert before.train.max_steps == cfg.ablation.steps
     assert before.train.val_every_steps == cfg.ablation.val_every_steps
     assert before.model.kl_warmup_steps == cfg.ablation.kl_warmup_steps
+    plateau = load_config("smoke", {"train.lr_schedule": "plateau"})
+    assert variant_config(BY_NAME["before"], plateau).train.lr_schedule == "constant"
+    assert (before.train.patience, before.train.max_minutes) == (0, None)  # the budget only
     cyc = variant_config(BY_NAME["cyclical"], cfg)
     assert cyc.model.kl_cycles == 3 and cyc.model.kl_warmup_steps == cfg.ablation.kl_cycle_steps
     combo = variant_config(BY_NAME["fb0.5+hd0.3+bow"], cfg).model

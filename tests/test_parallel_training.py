@@ -4,6 +4,12 @@ each, with the same weights as training them one after another."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +72,53 @@ def test_a_failing_model_is_named_and_the_others_are_stopped(tracks, tmp_path):
     jobs = {"good": Job("lm", CFG, tmp_path / "good"), "broken": Job("lm", bad, tmp_path / "b")}
     with pytest.raises(RuntimeError, match="training broken failed"):
         train_models(jobs, tracks, parallel=2, progress=False)
+
+
+# a parent that starts one training worker as _train_in_processes does (its initializer),
+# prints the worker's pid, and waits; the test kills it outright
+_PARENT = """
+import multiprocessing, os, time
+from concurrent.futures import ProcessPoolExecutor
+from vrashlib.models import parallel
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=parallel._start_child,
+                               initargs=(ctx.Queue(),))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)  # a long training run
+    time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Is ``pid`` alive (not gone, not a zombie that no one has reaped yet)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert _running(worker)
+        time.sleep(1.5)
+        assert _running(worker)  # the watch does not end a worker whose parent lives
+        os.kill(parent.pid, signal.SIGKILL)  # no chance to stop its workers
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(worker), "the orphaned worker is still running"
+    finally:
+        parent.kill()
+        if _running(worker := locals().get("worker", -1)):
+            os.kill(worker, signal.SIGKILL)
 
 
 def test_the_number_of_processes_and_threads_is_not_part_of_a_model():

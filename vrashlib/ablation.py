@@ -158,6 +158,9 @@ def variant_config(variant: Variant, cfg: Config) -> Config:
     settings["train.val_every_steps"] = a.val_every_steps
     settings["train.patience"] = 0  # the same budget for all: no early stopping
     settings["train.max_minutes"] = None  # nor a clock that depends on the machine
+    # nor a rate that a noisy validation or two lowers: at 4 validations the "plateau"
+    # schedule would decay on noise alone, differently from variant to variant
+    settings["train.lr_schedule"] = "constant"
     sections: dict[str, dict[str, Any]] = {}
     for key, value in settings.items():
         section, _, name = key.partition(".")

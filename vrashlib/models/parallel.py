@@ -18,7 +18,8 @@ matrix products are not covered: there the last bits depend on the thread count.
 is already there (an up-to-date model, or matching shipped weights), then trains
 the rest, ``cfg.train.parallel`` at a time, and shows one progress bar per model.
 A failure names the model; an interrupt stops every process, and the next call
-resumes each model from its last checkpoint.
+resumes each model from its last checkpoint. A worker whose parent dies (killed
+outright, with no chance to stop its workers) ends too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import os
 import queue as queue_mod
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -99,6 +103,18 @@ _REPORTS: Any = None  # the child's end of the progress queue (set by _start_chi
 def _start_child(reports: Any) -> None:
     global _REPORTS
     _REPORTS = reports
+    watch = threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True)
+    watch.start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this process once ``parent`` is gone (killed, say, so that it could not stop
+    its workers): an orphaned worker would train on unseen, on cores that the next run
+    needs, into the run folder that run resumes from. Its last checkpoint stays (the
+    writes are atomic), and the next run resumes from it."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 class _Report(pl.Callback):
@@ -163,6 +179,9 @@ def _train_in_processes(
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()  # they resume from their last checkpoint next time
             proc.join(timeout=10)
+            if proc.is_alive():  # Lightning's SIGTERM handler lets a step finish first
+                proc.kill()
+                proc.join(timeout=10)
         logger.warning(
             "training stopped; run it again to resume %s from their last checkpoints",
             ", ".join(n for n in todo if n not in results),
