@@ -42,6 +42,12 @@ def test_every_variant_states_every_remedy_setting():
     combo = variant_config(BY_NAME["fb0.5+hd0.3+bow"], cfg).model
     assert (combo.free_bits, combo.history_dropout, combo.bow_weight) == (0.5, 0.3, 1.0)
     assert combo.hidden == cfg.model.hidden  # everything else is the profile's
+    paper = load_config("paper")  # the ablation's own width, where it names one
+    wide = variant_config(BY_NAME["fb0.5"], paper).model
+    assert (wide.hidden, wide.encoder_hidden) == (paper.ablation.width,) * 2 != (128, 128)
+    assert paper.model.hidden == 128  # the profile's own stays
+    own = variant_config(BY_NAME["fb0.5"], load_config("paper", {"ablation.width": None}))
+    assert (own.model.hidden, own.model.encoder_hidden) == (128, 128)
     assert [v.kind for v in ablation.VARIANTS].count("lm") == 1
 
 

@@ -154,6 +154,8 @@ def variant_config(variant: Variant, cfg: Config) -> Config:
     cyclical = settings["model.kl_cycles"] > 0
     settings["model.kl_warmup_steps"] = a.kl_cycle_steps if cyclical else a.kl_warmup_steps
     settings["train.max_steps"] = a.steps
+    if a.width is not None:
+        settings["model.hidden"] = settings["model.encoder_hidden"] = a.width
     settings["train.batch_size"] = a.batch_size
     settings["train.val_every_steps"] = a.val_every_steps
     settings["train.patience"] = 0  # the same budget for all: no early stopping
