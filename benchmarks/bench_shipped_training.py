@@ -3,8 +3,9 @@
 Reads only the manifests in ``weights/<profile>/seed<N>/<kind>/`` (no model is loaded):
 the step each model stopped at and why, its best validation bound (bits/event) and the
 step it was reached, the first validation after each lowering of the rate by the
-"plateau" schedule, the minutes of training and validation, and the training throughput in steps per
-minute (three models at once on the machine that trained them, one thread each).
+"plateau" schedule, the minutes of training and validation, and the training throughput
+in steps per minute (three models at once on the machine that trained them, one thread
+each).
 
 Run: ``.venv/bin/python benchmarks/bench_shipped_training.py [--profile paper]``. Prints,
 asserts nothing.

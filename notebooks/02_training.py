@@ -193,9 +193,9 @@ for kind, interp in interpolations.items():
 # Before issue 10, VRASH's KL sat at its free-bits allowance (0.1 nat x 32
 # dimensions = 4.6 bits per melody): posterior collapse. `vrashlib.ablation` trains
 # VRASH variants with the same budget (`cfg.ablation`: steps, validation interval,
-# KL warm-up, width; a constant rate and no early stopping) and measures each as above, plus the validation
-# bound, and the share of `cfg.ablation.n_generated` generated melodies that the
-# automatic panel (notebook 04's stand-in for human raters) finds acceptable. The
+# KL warm-up, width; a constant rate and no early stopping) and measures each as
+# above, plus the validation bound, and the share of `cfg.ablation.n_generated`
+# generated melodies that the automatic panel (notebook 04's stand-in for human raters) finds acceptable. The
 # remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman
 # et al. 2016), cyclical KL annealing (Fu et al. 2019), a bag-of-notes loss (Zhao et
 # al. 2017), a window of the last 4 events as decoder input ("uses previous outputs

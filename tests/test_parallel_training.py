@@ -104,6 +104,7 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(_PARENT)
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = -1
     try:
         worker = int(parent.stdout.readline())
         assert _running(worker)
@@ -117,7 +118,7 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
         assert not _running(worker), "the orphaned worker is still running"
     finally:
         parent.kill()
-        if _running(worker := locals().get("worker", -1)):
+        if worker > 0 and _running(worker):
             os.kill(worker, signal.SIGKILL)
 
 
