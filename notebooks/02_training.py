@@ -195,8 +195,8 @@ for kind, interp in interpolations.items():
 # VRASH variants with the same budget (`cfg.ablation`: steps, validation interval,
 # KL warm-up, width; a constant rate and no early stopping) and measures each as
 # above, plus the validation bound, and the share of `cfg.ablation.n_generated`
-# generated melodies that the automatic panel (notebook 04's stand-in for human raters) finds acceptable. The
-# remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman
+# generated melodies that the automatic panel (notebook 04's stand-in for human
+# raters) finds acceptable. The remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman
 # et al. 2016), cyclical KL annealing (Fu et al. 2019), a bag-of-notes loss (Zhao et
 # al. 2017), a window of the last 4 events as decoder input ("uses previous outputs
 # as additional inputs"), two combinations, and a hierarchical decoder (MusicVAE's
