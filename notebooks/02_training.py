@@ -190,19 +190,19 @@ for kind, interp in interpolations.items():
 
 # %% [markdown]
 # ## Which remedy? An ablation beside VRASH's default
-# Before issue 10, VRASH's KL sat at its free-bits allowance (0.1 nat x 32
-# dimensions = 4.6 bits per melody): posterior collapse. `vrashlib.ablation` trains
-# VRASH variants with the same budget (`cfg.ablation`: steps, validation interval,
-# KL warm-up, width; a constant rate and no early stopping) and measures each as
-# above, plus the validation bound, and the share of `cfg.ablation.n_generated`
-# generated melodies that the automatic panel (notebook 04's stand-in for human
-# raters) finds acceptable. The remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman
-# et al. 2016), cyclical KL annealing (Fu et al. 2019), a bag-of-notes loss (Zhao et
-# al. 2017), a window of the last 4 events as decoder input ("uses previous outputs
-# as additional inputs"), two combinations, and a hierarchical decoder (MusicVAE's
-# conductor, Roberts et al. 2018: z unrolled into one code per phrase of 16 events, the
-# decoder restarting every phrase from its code), alone and with the default's free bits;
-# the LM and the VAE are references.
+# Before issue 10, VRASH's KL sat at its free-bits allowance (0.1 nat x 32 dimensions =
+# 4.6 bits per melody): posterior collapse. `vrashlib.ablation` trains VRASH variants
+# with the same budget (`cfg.ablation`: steps, validation interval, KL warm-up, width; a
+# constant rate and no early stopping) and measures each as above, plus the validation
+# bound, and the share of `cfg.ablation.n_generated` generated melodies that the
+# automatic panel (notebook 04's stand-in for human raters) finds acceptable. The
+# remedies: free bits at two levels (Kingma et al. 2016), history dropout (Bowman et al.
+# 2016), cyclical KL annealing (Fu et al. 2019), a bag-of-notes loss (Zhao et al. 2017),
+# a window of the last 4 events as decoder input ("uses previous outputs as additional
+# inputs"), two combinations, and a hierarchical decoder (MusicVAE's conductor, Roberts
+# et al. 2018: z unrolled into one code per phrase of 16 events, the decoder restarting
+# every phrase from its code), alone and with the default's free bits; the LM and the
+# VAE are references.
 #
 # The target for the default: KL at least `ablation.target_kl_bits` bits per melody,
 # at least half of the latent dimensions active, a validation bound within
